@@ -1,0 +1,22 @@
+# cxr-mm: the two commands of the README, and their parts.
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install demo test bench clean-demo
+
+install:            ## create/update .venv (idempotent; mmcv wheel cached in ~/.cache/cxr-mm)
+	bash tools/setup_env.sh
+
+demo: install       ## the main job: demo data -> stage 1 -> stage 2 -> mAP -> CAM, on CPU
+	$(PY) tools/run_demo.py --work-dir work_dirs/demo
+
+test: install       ## the whole test suite
+	$(PY) -m pytest tests -q $(PYTEST_ARGS)
+
+bench: install      ## timing goals, each as a ratio against a baseline measured in the same run
+	$(PY) bench/dicom_decode.py
+	$(PY) bench/pretrain_throughput.py
+	$(PY) bench/cam_speed.py
+
+clean-demo:
+	rm -rf work_dirs/demo data/demo
