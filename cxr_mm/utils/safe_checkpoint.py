@@ -9,7 +9,7 @@ the safe unpickler. Anything else is refused with an error naming the file and t
 """
 import os.path as osp
 import pickle
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -23,11 +23,27 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds a pickled object outside the allow-list."""
 
 
-def mmengine_safe_globals() -> List[Callable]:
+def _history_buffer_getattr(obj, name: str):
+    """Stands in for ``builtins.getattr`` while unpickling, for one use only.
+
+    ``HistoryBuffer.__getstate__`` stores its statistics methods, which pickle as
+    ``getattr(HistoryBuffer, 'min')``. A general ``getattr`` would let a crafted file
+    reach arbitrary attributes, so only those lookups are answered.
+    """
+    from mmengine.logging import HistoryBuffer
+    # the four built-in statistics (registered lazily on first instance) + custom ones
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in allowed and name in vars(HistoryBuffer):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
+
+
+def mmengine_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     """Types found in checkpoints written by mmengine's ``CheckpointHook`` and runner.
 
-    ``message_hub``: ``HistoryBuffer`` (numpy arrays of logged scalars) and numpy
-    scalars in ``runtime_info``; ``meta``: plain dicts, strings, tuples.
+    ``message_hub``: ``HistoryBuffer`` (numpy arrays of logged scalars, its statistics
+    methods) and numpy scalars in ``runtime_info``; ``meta``: dicts, strings, tuples.
     """
     from mmengine.logging import HistoryBuffer
     try:  # numpy >= 2
@@ -37,7 +53,8 @@ def mmengine_safe_globals() -> List[Callable]:
     dtype_classes = [type(np.dtype(t)) for t in (
         np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
         np.uint32, np.uint64, np.float16, np.float32, np.float64)]
-    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtype_classes]
+    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtype_classes,
+            (_history_buffer_getattr, 'builtins.getattr')]
 
 
 def safe_torch_load(filename: str, map_location: Optional[str] = None):

@@ -20,8 +20,15 @@ def test_dist_train_two_cpu_ranks_agree(tmp_path):
         assert (tmp_path / f'world_size_rank{rank}.txt').read_text() == '2'
     w0 = torch.load(tmp_path / 'final_weights_rank0.pth')
     w1 = torch.load(tmp_path / 'final_weights_rank1.pth')
-    for key in w0:
+    # parameters are all-reduced each step; BN running stats stay per rank
+    # (mmengine's default broadcast_buffers=False)
+    params = [k for k in w0 if not k.endswith(('running_mean', 'running_var',
+                                                'num_batches_tracked'))]
+    assert params == ['fc.weight', 'fc.bias', 'bn.weight', 'bn.bias']
+    for key in params:
         torch.testing.assert_close(w0[key], w1[key], rtol=0, atol=0)
+    # and they did train: the ranks saw different data, yet agree
+    assert not torch.equal(w0['bn.running_mean'], w1['bn.running_mean'])
     assert (tmp_path / 'iter_8.pth').is_file()
 
 

@@ -80,3 +80,18 @@ def test_arbitrary_object_is_refused_not_executed(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothere.pth'):
         safe_torch_load(str(tmp_path / 'nothere.pth'))
+
+
+class _SneakyGetattr:
+    """Pickles to getattr(HistoryBuffer, '__init__'): attribute walking, refused."""
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    path = tmp_path / 'sneaky.pth'
+    torch.save({'meta': _SneakyGetattr()}, path)
+    with pytest.raises(UnsafeCheckpointError, match='__init__'):
+        safe_torch_load(str(path))

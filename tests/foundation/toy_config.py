@@ -4,7 +4,8 @@ custom_imports = dict(imports=['cxr_mm', 'toy'], allow_failed_imports=False)
 model = dict(type='ToyRegressor')
 train_dataloader = dict(
     batch_size=4,
-    num_workers=0,
+    num_workers=1,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='ToyRegressionDataset', num_samples=64))
@@ -18,3 +19,4 @@ custom_hooks = [dict(type='DumpWeightsHook')]
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 randomness = dict(seed=0)
 log_level = 'INFO'
+log_processor = dict(by_epoch=False)

@@ -24,7 +24,7 @@ class ToyRegressor(BaseModel):
         self.fc = nn.Linear(8, 4)
         self.bn = nn.BatchNorm1d(4)
 
-    def forward(self, inputs, targets=None, mode='tensor'):
+    def forward(self, inputs, targets=None, mode='tensor', **kwargs):
         inputs = torch.stack(inputs) if isinstance(inputs, list) else inputs
         out = self.bn(self.fc(inputs))
         if mode == 'loss':
