@@ -1,0 +1,90 @@
+# Copyright (c) cxr-mm contributors. All rights reserved.
+"""Images/s of LoadCXRImage vs a naive pydicom -> numpy -> PIL path.
+
+Both paths produce the same thing: the VOI-windowed, MONOCHROME1-inverted
+radiograph, 8-bit, long side resized to ``--target``. The naive path is the
+usual notebook recipe (``ds.pixel_array`` -> ``apply_voi_lut`` -> invert ->
+normalise -> ``PIL.Image.resize``). Ours is ``LoadCXRImage(target_long_side=
+...)`` followed by ``mmcv.imrescale`` (what a pipeline ``Resize`` does).
+Measured in the same run on the real chest CR from pydicom-data (uncompressed
+and lossless JPEG 2000); single-threaded (cv2 threads = 1) for fairness.
+
+Usage:
+    python bench/dicom_decode.py [--target 1024] [--repeats 5]
+"""
+import argparse
+import time
+
+import cv2
+import mmcv
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+from cxr_mm.datasets.transforms.loading import LoadCXRImage
+
+
+def naive(path: str, target: int) -> np.ndarray:
+    ds = pydicom.dcmread(path)
+    arr = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds)
+    arr = arr.astype(np.float64)
+    arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
+    if ds.PhotometricInterpretation == 'MONOCHROME1':
+        arr = 1 - arr
+    img = Image.fromarray((arr * 255).astype(np.uint8))
+    scale = target / max(img.size)
+    size = (round(img.size[0] * scale), round(img.size[1] * scale))
+    return np.asarray(img.resize(size, Image.BILINEAR))
+
+
+def ours(loader: LoadCXRImage, path: str, target: int) -> np.ndarray:
+    img = loader(dict(img_path=path))['img']
+    return mmcv.imrescale(img, (target, target), interpolation='bilinear')
+
+
+def rate(fn, repeats: int) -> float:
+    fn()  # warm-up (imports, page cache)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return repeats / (time.perf_counter() - t0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--target', type=int, default=1024)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument(
+        '--tolerance',
+        type=float,
+        default=0.05,
+        help='reduce_tolerance of the second JPEG 2000 row')
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    files = dict(
+        uncompressed=get_testdata_file('RG1_UNCR.dcm'),
+        jpeg2000=get_testdata_file('RG1_J2KR.dcm'))
+    strict = LoadCXRImage(color_type='grayscale', target_long_side=args.target)
+    tolerant = LoadCXRImage(
+        color_type='grayscale',
+        target_long_side=args.target,
+        reduce_tolerance=args.tolerance)
+    rows = [('uncompressed', files['uncompressed'], strict),
+            ('jpeg2000', files['jpeg2000'], strict),
+            (f'jpeg2000 tol={args.tolerance}', files['jpeg2000'], tolerant)]
+    print(f'RG1 chest CR 1955x1841, 15 bit, MONOCHROME1 -> long side '
+          f'{args.target}; {args.repeats} repeats')
+    print(f'{"file":<22}{"naive img/s":>12}{"ours img/s":>12}{"ratio":>8}'
+          f'{"decoded at":>14}')
+    for name, path, loader in rows:
+        r_naive = rate(lambda: naive(path, args.target), args.repeats)
+        r_ours = rate(lambda: ours(loader, path, args.target), args.repeats)
+        decoded = loader(dict(img_path=path))['img'].shape
+        print(f'{name:<22}{r_naive:>12.2f}{r_ours:>12.2f}'
+              f'{r_ours / r_naive:>7.2f}x{str(decoded):>14}')
+
+
+if __name__ == '__main__':
+    main()
