@@ -69,8 +69,16 @@ WRAP
 fi
 
 # Everything pinned in requirements.txt except torch/mmcv (done above).
-grep -vE '^\s*(#|$)|^(torch|torchvision|mmcv)==' "$ROOT/requirements.txt" | sed 's/#.*//' > "$CACHE/reqs-rest.txt"
+grep -vE '^\s*(#|$)|^(torch|torchvision|mmcv|grad-cam)==' "$ROOT/requirements.txt" | sed 's/#.*//' > "$CACHE/reqs-rest.txt"
 "${PIP[@]}" install -q "$WHEELDIR"/mmcv-"$MMCV_VERSION"-*.whl -r "$CACHE/reqs-rest.txt" -r "$ROOT/requirements/tests.txt"
+# grad-cam asks for opencv-python-headless while mmcv and mmengine ask for opencv-python:
+# both would write the same cv2/ folder. Keep one cv2 (opencv-python) and install
+# grad-cam without dependencies; its other needs (ttach, scipy, ...) are pinned.
+if "${PIP[@]}" show -q opencv-python-headless >/dev/null 2>&1; then
+  "${PIP[@]}" uninstall -q -y opencv-python-headless
+  "${PIP[@]}" install -q --no-deps --force-reinstall "$(grep -E '^opencv-python==' "$ROOT/requirements.txt" | sed 's/#.*//' | tr -d ' ')"
+fi
+"${PIP[@]}" install -q --no-deps "$(grep -E '^grad-cam==' "$ROOT/requirements.txt" | sed 's/#.*//' | tr -d ' ')"
 # openmim without openxlab/opendatalab (they would downgrade setuptools and requests).
 "${PIP[@]}" install -q --no-deps "openmim==0.3.9" "model-index==0.1.11"
 "${PIP[@]}" install -q click colorama rich tabulate requests
