@@ -1,0 +1,30 @@
+# NIH ChestX-ray14, unlabeled, official train_val list only (no test image is ever
+# pretrained on): two asymmetric BarlowTwins-CXR views per image.
+dataset_type = 'NIHChestXrayDataset'
+data_root = 'data/nih/'
+
+view_pipeline1 = [dict(type='BarlowTwinsCXRView', preset='cxr', view=0, scale=224)]
+view_pipeline2 = [dict(type='BarlowTwinsCXRView', preset='cxr', view=1, scale=224)]
+train_pipeline = [
+    # 3 identical channels: the ImageNet ResNet-50 stem expects RGB.
+    dict(type='LoadCXRImage', color_type='color'),
+    dict(type='MultiView', num_views=[1, 1], transforms=[view_pipeline1, view_pipeline2]),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=96,
+    num_workers=8,
+    persistent_workers=True,
+    pin_memory=True,
+    # Batch statistics define the loss: never train on a ragged last batch.
+    drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='Data_Entry_2017.csv',
+        split='train_val',
+        mode='unlabeled',
+        pipeline=train_pipeline))

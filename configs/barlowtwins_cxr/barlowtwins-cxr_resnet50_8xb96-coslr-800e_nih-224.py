@@ -1,0 +1,55 @@
+# BarlowTwins-CXR (Sheng et al., 2024), the paper recipe: ResNet-50 from ImageNet weights,
+# projector 8192-8192-8192, lambda 0.0051, LARS, batch 768 = 8 GPUs x 96, 10-epoch warm-up
+# then cosine, 800 epochs, AMP, NIH ChestX-ray14 train_val list at 224 px.
+_base_ = [
+    '../_base_/models/barlowtwins_r50.py',
+    '../_base_/datasets/nih_bs96_barlowtwins-cxr-224.py',
+    '../_base_/default_runtime_mmpretrain.py',
+]
+
+# torchvision ResNet50_Weights.IMAGENET1K_V2 (what the authors started from), downloaded
+# beforehand: https://download.pytorch.org/models/resnet50-11ad3fa6.pth
+# Set to None for random initialisation (Barlow Twins from scratch).
+imagenet_checkpoint = 'checkpoints/resnet50-11ad3fa6.pth'
+
+model = dict(
+    type='BarlowTwinsCXR',
+    backbone_checkpoint=imagenet_checkpoint,
+    head=dict(
+        type='GlobalCrossCorrelationHead',
+        in_channels=8192,
+        loss=dict(type='FusedCrossCorrelationLoss', lambd=0.0051)))
+
+# LARS, base lr for batch 256: 0.2 for weights, 0.2 x 0.024 = 0.0048 for biases and BN
+# (no weight decay, no LARS adaptation), as in facebookresearch/barlowtwins. The batch
+# scaling (x 768/256) is done by mmengine from the real batch: see auto_scale_lr.
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(type='LARS', lr=0.2, momentum=0.9, weight_decay=1e-6),
+    paramwise_cfg=dict(
+        custom_keys={
+            'bn': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
+            'bias': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
+            # BN of the ResNet downsample branch
+            'downsample.1': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
+        }))
+
+max_epochs = 800
+warmup_epochs = 10
+# Linear warm-up from ~0, then cosine to 1/1000 of the base lr (per parameter group).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=1e-3,
+         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+
+# lr = 0.2 x (GPUs x per-GPU batch) / 256, i.e. 0.6 at 8 x 96. Enabled here (not only by
+# `--auto-scale-lr`) because the recipe's lr is defined per 256 images.
+auto_scale_lr = dict(base_batch_size=256, enable=True)

@@ -1,0 +1,71 @@
+# Copyright (c) cxr-mm contributors. All rights reserved.
+"""Make an mmdet 3 two-stage detector look like a torchvision detector.
+
+grad-cam's detection targets (``FasterRCNNBoxScoreTarget``) read one dict
+per image with ``boxes``, ``labels`` and ``scores``; its CAM classes call
+``model(input_tensor)`` on a bare (N, C, H, W) batch. mmdet detectors need
+data samples and return ``DetDataSample``s, hence this thin adapter.
+"""
+import copy
+from typing import Dict, List, Optional
+
+import torch
+from mmdet.structures import DetDataSample
+from torch import Tensor, nn
+
+
+class TwoStageDetectorWrapper(nn.Module):
+    """Torchvision-style view of an mmdet ``TwoStageDetector``.
+
+    Boxes stay in the coordinates of the network input (``rescale=False``),
+    which is the frame the heatmaps live in. Every image of a batch shares
+    the meta information of ``data_sample`` (CAM batches are copies of one
+    image with different channels ablated).
+
+    Args:
+        detector (nn.Module): an mmdet two-stage detector (``extract_feat``,
+            ``rpn_head``, ``roi_head``), e.g. Faster R-CNN.
+        data_sample (DetDataSample, optional): meta information of the
+            image (``img_shape``, ``batch_input_shape``...). Can be set later
+            with :meth:`set_data_sample`.
+    """
+
+    def __init__(self,
+                 detector: nn.Module,
+                 data_sample: Optional[DetDataSample] = None) -> None:
+        super().__init__()
+        for attr in ('extract_feat', 'rpn_head', 'roi_head'):
+            if not hasattr(detector, attr):
+                raise TypeError(
+                    f'{type(detector).__name__} is not a two-stage detector '
+                    f'(no `{attr}`); CAM needs RPN proposals and an RoI head')
+        self.detector = detector
+        self.data_sample = None
+        if data_sample is not None:
+            self.set_data_sample(data_sample)
+
+    def set_data_sample(self, data_sample: DetDataSample) -> None:
+        """Keep only the meta information: ground truth is not needed."""
+        self.data_sample = DetDataSample(
+            metainfo=copy.deepcopy(data_sample.metainfo))
+
+    def forward(self, inputs: Tensor) -> List[Dict[str, Tensor]]:
+        if self.data_sample is None:
+            raise RuntimeError('call set_data_sample() before the forward')
+        samples = [self.data_sample] * inputs.shape[0]
+        feats = self.detector.extract_feat(inputs)
+        rpn_results = self.detector.rpn_head.predict(
+            feats, samples, rescale=False)
+        results = self.detector.roi_head.predict(
+            feats, rpn_results, samples, rescale=False)
+        return [
+            dict(boxes=r.bboxes, labels=r.labels, scores=r.scores)
+            for r in results
+        ]
+
+
+@torch.no_grad()
+def detect(wrapper: TwoStageDetectorWrapper,
+           inputs: Tensor) -> Dict[str, Tensor]:
+    """Detections of a single image (input coordinates), for box selection."""
+    return wrapper(inputs[:1])[0]

@@ -1,0 +1,1 @@
+# Components are imported here so that 'import cxr_mm' registers them.
