@@ -8,7 +8,9 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-$(dirname "$0")/../.venv/bin/python}
+VENV_PY="$(dirname "$0")/../.venv/bin/python"
+[ -x "$VENV_PY" ] || VENV_PY=python
+PYTHON=${PYTHON:-$VENV_PY}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \

@@ -11,7 +11,9 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
-PYTHON=${PYTHON:-$(dirname "$0")/../.venv/bin/python}
+VENV_PY="$(dirname "$0")/../.venv/bin/python"
+[ -x "$VENV_PY" ] || VENV_PY=python
+PYTHON=${PYTHON:-$VENV_PY}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 srun -p "${PARTITION}" \
