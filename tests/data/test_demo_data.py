@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-from conftest import run_tool
+from cxr_testing import run_tool
 
 from cxr_mm.datasets.demo import (NIH_CSV_COLUMNS, NIH_FINDINGS, VINDR_CLASSES,
                                   VINDR_CSV_COLUMNS, make_demo_data,

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
-from conftest import run_tool
+from cxr_testing import run_tool
 
 from cxr_mm.datasets.demo import make_vindr
 from cxr_mm.datasets.dicom import read_dicom

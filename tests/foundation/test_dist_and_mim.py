@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from conftest import run_tool
+from cxr_testing import run_tool
 
 TOY_CONFIG = osp.join(osp.dirname(__file__), 'toy_config.py')
 

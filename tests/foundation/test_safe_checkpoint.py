@@ -9,7 +9,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 import cxr_mm  # noqa: F401  (installs the loader)
 from cxr_mm.utils import UnsafeCheckpointError, safe_torch_load
-from conftest import run_tool
+from cxr_testing import run_tool
 
 TOY_CONFIG = osp.join(osp.dirname(__file__), 'toy_config.py')
 

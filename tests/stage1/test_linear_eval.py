@@ -5,7 +5,7 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from cxr_testing import REPO_ROOT
 from stage1_helpers import make_nih_demo
 
 

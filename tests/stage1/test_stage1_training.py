@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO_ROOT, run_tool
+from cxr_testing import REPO_ROOT, run_tool
 from stage1_helpers import make_nih_demo
 
 

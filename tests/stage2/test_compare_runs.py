@@ -116,7 +116,7 @@ def test_errors_are_explicit(tmp_path, runs):
 
 
 def test_command_line(runs, tmp_path):
-    from conftest import run_tool
+    from cxr_testing import run_tool
     paths, _, _ = runs
     out = tmp_path / 'summary.json'
     proc = run_tool(['tools/analysis_tools/compare_runs.py', '--group', 'imagenet',

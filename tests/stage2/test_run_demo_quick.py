@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from conftest import REPO_ROOT as REPO
-from conftest import run_tool
+from cxr_testing import REPO_ROOT as REPO
+from cxr_testing import run_tool
 
 
 @pytest.mark.slow
