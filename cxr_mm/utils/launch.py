@@ -1,8 +1,43 @@
 """Let the same config run on GPU nodes and, distributed, on CPU-only machines."""
+import argparse
+import os
+import os.path as osp
+
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+
+
+def add_launch_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The flags tools/train.py and tools/test.py share with mmdet's tools."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. randomness.seed=1)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def load_tool_cfg(args: argparse.Namespace) -> Config:
+    """Config from ``args.config`` with launcher, --cfg-options and work dir applied.
+
+    The work dir defaults to ``work_dirs/<config name>`` as in mmdet.
+    """
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
 
 
 def prepare_cfg_for_device(cfg: Config) -> Config:

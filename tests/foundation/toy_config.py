@@ -10,6 +10,14 @@ train_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='ToyRegressionDataset', num_samples=64))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=8)
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ToyRegressionDataset', num_samples=64))
+test_evaluator = dict(type='ToyMSEMetric')
+test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
 param_scheduler = [dict(type='MultiStepLR', by_epoch=False, milestones=[6], gamma=0.1)]
 default_hooks = dict(

@@ -27,13 +27,18 @@ CLAIMS = {
                          {'model.backbone.init_cfg': None,
                           'model.backbone.frozen_stages': -1}),
 }
+for _size in (640, 224):
+    _recipe = RECIPE.replace('-1024', f'-{_size}')
+    CLAIMS[_recipe] = (RECIPE, SCALE, {
+        'img_scale': (_size, _size),
+        'train_dataloader.dataset.pipeline.2.scale': (_size, _size),
+        'test_dataloader.dataset.pipeline.1.scale': (_size, _size),
+        'val_dataloader.dataset.pipeline.1.scale': (_size, _size)})
 for _init in ('imagenet', 'bt-cxr'):
     for _size in (640, 224):
+        # the size recipe plus exactly the 1024 variant's link (checked below)
         CLAIMS[init_cfg(_init).replace('-1024', f'-{_size}')] = (
-            init_cfg(_init), SCALE, {'img_scale': (_size, _size),
-                                     'train_dataloader.dataset.pipeline.2.scale': (_size, _size),
-                                     'test_dataloader.dataset.pipeline.1.scale': (_size, _size),
-                                     'val_dataloader.dataset.pipeline.1.scale': (_size, _size)})
+            RECIPE.replace('-1024', f'-{_size}'), LINK, {})
     for _pct in (10, 25, 50):
         # checked separately: the whole dataset moves under the wrapper
         CLAIMS[init_cfg(_init).replace('.py', f'-{_pct}pct.py')] = (
@@ -107,6 +112,17 @@ def test_label_fraction_wraps_the_unchanged_dataset(pct):
     assert cfg.train_dataloader.dataset.dataset == base.train_dataloader.dataset
     assert cfg.val_dataloader == base.val_dataloader
     assert cfg.test_dataloader == base.test_dataloader
+
+
+@pytest.mark.parametrize('init', ['imagenet', 'bt-cxr'])
+@pytest.mark.parametrize('size', [640, 224])
+def test_size_variants_keep_the_initialisation(init, size):
+    """An input-size ablation changes the size, never the weights it starts from."""
+    cfg = load(init_cfg(init).replace('-1024', f'-{size}'))
+    ref = load(init_cfg(init))
+    assert cfg.pretrained_backbone == ref.pretrained_backbone
+    assert cfg.model.backbone.init_cfg == ref.model.backbone.init_cfg
+    assert cfg.test_dataloader.dataset.pipeline[1].scale == (size, size)
 
 
 def test_recipe():

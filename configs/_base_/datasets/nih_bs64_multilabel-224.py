@@ -47,16 +47,7 @@ val_dataloader = dict(
         split='val',
         mode='multilabel',
         pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        mode='multilabel',
-        pipeline=test_pipeline))
+# The official test list, read like validation.
+test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='MultiLabelAUC')
 test_evaluator = val_evaluator

@@ -6,11 +6,12 @@
 dataset_type = 'VinDrCXRDataset'
 data_root = 'data/vindr/'
 backend_args = None
+img_scale = (1024, 1024)  # long/short side bound, aspect kept
 
 train_pipeline = [
     dict(type='LoadCXRImage', color_type='color', window='voi', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=(1024, 1024), keep_ratio=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # CXR-safe photometric jitter: gray in, gray out (no hue/saturation/channel swap),
     # mild enough to keep the VOI window's meaning.
@@ -20,7 +21,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadCXRImage', color_type='color', window='voi', backend_args=backend_args),
-    dict(type='Resize', scale=(1024, 1024), keep_ratio=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
     # After Resize, so ground truth stays in original pixels like the predictions.
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
@@ -62,23 +63,8 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline,
         backend_args=backend_args))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='train.csv',
-        data_prefix=dict(img='train/'),
-        split='test',
-        fusion='wbf',
-        keep_negatives=True,
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+# The held-out test part of the split, read like validation (reported once).
+test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 
 # VOC mAP50 (model selection), Kaggle mAP40 with 'No finding', COCO mAP, per class.
 val_evaluator = dict(type='VinDrMetric')

@@ -1,6 +1,7 @@
 """A tiny model/dataset pair registered in mmengine's root registries.
 
-Used to test the runner plumbing (resume, DDP through tools/dist_train.sh, mim) in
+Used to test the runner plumbing (resume, DDP through tools/dist_train.sh and
+tools/dist_test.sh, mim) in
 seconds; the real models have their own tests.
 """
 import os
@@ -10,9 +11,10 @@ import torch
 import torch.nn as nn
 import torch.distributed as dist
 from mmengine.dataset import BaseDataset
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, HOOKS, MODELS
+from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
 
 
 @MODELS.register_module(force=True)
@@ -59,3 +61,19 @@ class DumpWeightsHook(Hook):
                    osp.join(runner.work_dir, f'final_weights_rank{rank}.pth'))
         with open(osp.join(runner.work_dir, f'world_size_rank{rank}.txt'), 'w') as f:
             f.write(str(dist.get_world_size() if dist.is_initialized() else 1))
+
+
+@METRICS.register_module(force=True)
+class ToyMSEMetric(BaseMetric):
+    """Mean squared error and the number of samples seen (all ranks gathered)."""
+
+    default_prefix = 'toy'
+
+    def process(self, data_batch, data_samples):
+        targets = data_batch['targets']
+        targets = torch.stack(targets) if isinstance(targets, list) else targets
+        for pred, target in zip(data_samples, targets):
+            self.results.append(float(((pred - target) ** 2).mean()))
+
+    def compute_metrics(self, results):
+        return dict(mse=sum(results) / len(results), count=len(results))
