@@ -147,6 +147,9 @@ class Demo:
         ckpt = best[-1] if best else last_checkpoint(out)
         self.outputs['stage-2 work dir (logs, tensorboard, val PR curves)'] = out
         self.outputs['stage-2 best checkpoint (validation mAP50)'] = ckpt
+        hook_cams = osp.join(out, 'cam')
+        if glob.glob(osp.join(hook_cams, '*', '*.png')):
+            self.outputs['CAMHook overlays per epoch (scores in the stage-2 log)'] = hook_cams
         return ckpt
 
     def test(self, name: str, ckpt: str, backbone: str, split: str) -> Dict[str, float]:

@@ -65,3 +65,11 @@ param_scheduler = [
         convert_to_iter_based=True)
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=1))
+# Ablation-CAM of two fixed validation images after every validation, scored against
+# their boxes and logged with its own cost. Ablating layer3 channels changes every FPN
+# level, so each ablated forward re-runs layer4, FPN, RPN and RoI head for a batch of
+# channels: on CPU the channel budget (1 % of layer3, one batch) bounds the cost.
+custom_hooks = [
+    dict(type='CAMHook', interval=1, num_images=2, max_boxes=3, score_thr=0.0,
+         ratio_channels_to_ablate=0.01, batch_size=20, rpn_max_per_img=30)
+]

@@ -60,8 +60,9 @@ CLAIMS['faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'] = (
                     r'train_cfg\.max_epochs', r'optim_wrapper\.optimizer\.lr',
                     r'optim_wrapper\.clip_grad\..*',
                     r'param_scheduler\..*', r'default_hooks\.logger\.interval',
-                    r'default_hooks\.checkpoint\.max_keep_ckpts'],
-    {'data_root': 'data/demo/vindr/', 'img_scale': (256, 256), 'train_cfg.max_epochs': 3})
+                    r'default_hooks\.checkpoint\.max_keep_ckpts', r'custom_hooks\..*'],
+    {'data_root': 'data/demo/vindr/', 'img_scale': (256, 256), 'train_cfg.max_epochs': 3,
+     'custom_hooks.0.type': 'CAMHook'})
 
 
 def flatten(obj, prefix=''):

@@ -41,3 +41,6 @@ def test_run_demo_quick(tmp_path):
         assert outputs['Ablation-CAM overlays'] == str(work_dir / 'cam')
     else:
         assert '[cam] skipped' in out
+    # the demo config's CAMHook explained validation images after the one epoch
+    assert list((work_dir / 'stage2' / 'cam' / 'epoch_1').glob('*.png'))
+    assert 'CAMHook epoch_1 localisation vs GT' in stage2_logs

@@ -279,15 +279,17 @@ class CAMHook(Hook):
         summary = summarise(records)['all']
         elapsed = (time.perf_counter() - self._run_start
                    if self._run_start is not None else float('nan'))
-        share = self.total_seconds / elapsed if elapsed > 0 else float('nan')
+        # What the hook adds: its time over the time of everything else.
+        rest = elapsed - self.total_seconds
+        added = self.total_seconds / rest if rest > 0 else float('nan')
         runner.logger.info(
             f'CAMHook {tag}: {self.method} CAM on {self.target_layer}, '
             f'{self.box_source} boxes, input {stats["input_shape"]}, '
             f'{stats["images"]} images, {stats["boxes"]} boxes, '
             f'{stats["forwards"]} forwards, {stats["channels_ablated"]} '
             f'channels ablated, {seconds:.1f} s '
-            f'(CAM total {self.total_seconds:.1f} s = {100 * share:.1f}% '
-            f'of the run so far)')
+            f'(CAM total {self.total_seconds:.1f} s: adds {100 * added:.1f}% '
+            f'to the run so far)')
         fmt = ('pointing {pointing:.3f}, energy {energy:.3f}, '
                'iou {iou:.3f} over {n} boxes ({n_undefined} not detected')
         msg = fmt.format(**summary)
