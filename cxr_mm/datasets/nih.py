@@ -12,6 +12,7 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
+from .csv_table import check_on_invalid_row, read_annotation_csv
 from .splits import stratified_group_split, stratified_group_subset
 
 #: The 14 findings of ChestX-ray14, in the usual benchmark order.
@@ -36,24 +37,14 @@ def read_nih_csv(ann_file: str,
     (int), ``labels`` (tuple of class indices, empty for ``No Finding``),
     ``view`` and ``line``, and counters of dropped rows.
     """
-    if on_invalid_row not in ('error', 'drop'):
-        raise ValueError(f"on_invalid_row must be 'error' or 'drop', got "
-                         f'{on_invalid_row!r}')
-    try:
-        df = pd.read_csv(ann_file, dtype=str, keep_default_na=False)
-    except Exception as e:
-        raise ValueError(f'{ann_file}: cannot be read as CSV: {e}') from e
+    check_on_invalid_row(on_invalid_row)
     # The 2017 file has a trailing comma (an unnamed empty column); the v2020
     # file does not. Both are fine.
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f'{ann_file}: missing column(s) {missing}; found '
-            f'{list(df.columns)}. Expected the NIH Data_Entry_2017.csv '
-            f'columns {list(REQUIRED_COLUMNS)} (and the others).')
+    df = read_annotation_csv(
+        ann_file, REQUIRED_COLUMNS,
+        f'the NIH Data_Entry_2017.csv columns {list(REQUIRED_COLUMNS)} '
+        '(and the others)')
     stats: Counter = Counter(rows_total=len(df))
-    df['line'] = range(2, len(df) + 2)
     for c in REQUIRED_COLUMNS:
         df[c] = df[c].str.strip()
 

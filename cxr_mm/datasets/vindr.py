@@ -13,6 +13,7 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
+from .csv_table import check_on_invalid_row, read_annotation_csv
 from .box_fusion import FUSION_METHODS, count_by_label, fuse_reader_boxes
 from .splits import load_or_create_split
 
@@ -95,25 +96,15 @@ def read_vindr_csv(ann_file: str,
         (rad_ids) of every image, including readers whose rows carried no box;
         counters of what was dropped and why.
     """
-    if on_invalid_row not in ('error', 'drop'):
-        raise ValueError(f"on_invalid_row must be 'error' or 'drop', got "
-                         f'{on_invalid_row!r}')
-    try:
-        df = pd.read_csv(ann_file, dtype=str, keep_default_na=False)
-    except Exception as e:
-        raise ValueError(f'{ann_file}: cannot be read as CSV: {e}') from e
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f'{ann_file}: missing column(s) {missing}; found '
-            f'{list(df.columns)}. Expected Kaggle VinBigData train.csv '
-            f'(image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max) '
-            f'or PhysioNet annotations_*.csv '
-            f'(image_id,rad_id,class_name,x_min,y_min,x_max,y_max).')
+    check_on_invalid_row(on_invalid_row)
+    df = read_annotation_csv(
+        ann_file, REQUIRED_COLUMNS,
+        'Kaggle VinBigData train.csv '
+        '(image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max) '
+        'or PhysioNet annotations_*.csv '
+        '(image_id,rad_id,class_name,x_min,y_min,x_max,y_max)')
     stats: Counter = Counter()
     stats['rows_total'] = len(df)
-    df['line'] = np.arange(len(df)) + 2  # 1-based, after the header line
     for c in ('image_id', 'rad_id', 'class_name') + COORDS:
         df[c] = df[c].str.strip()
     if 'class_id' in df.columns:
