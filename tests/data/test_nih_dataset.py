@@ -320,3 +320,16 @@ def test_pipeline_from_config_and_demo_data(tmp_path):
     assert item['inputs'].shape[0] == 3 and item['inputs'].shape[1] > 16
     assert item['data_samples'].gt_label.tolist() == \
         ds.get_data_info(0)['gt_label']
+
+
+def test_wrong_columns_and_bad_option_are_named(tmp_path):
+    make_nih(tmp_path, n_patients=5)
+    csv = tmp_path / 'Data_Entry_2017.csv'
+    lines = csv.read_text().splitlines()
+    csv.write_text('\n'.join([lines[0].replace('Patient ID', 'PatientID')] + lines[1:]))
+    with pytest.raises(ValueError) as e:
+        build(tmp_path)
+    assert 'Data_Entry_2017.csv' in str(e.value)
+    assert "['Patient ID']" in str(e.value)
+    with pytest.raises(ValueError, match="on_invalid_row must be one of"):
+        build(tmp_path, on_invalid_row='skip')
