@@ -1,10 +1,9 @@
 """Fusion of radiologists' boxes (cxr_mm.datasets.box_fusion)."""
+import ensemble_boxes
 import numpy as np
 import pytest
 
 from cxr_mm.datasets.box_fusion import box_iou, fuse_reader_boxes
-
-ensemble_boxes = pytest.importorskip('ensemble_boxes')
 
 W, H = 400.0, 200.0
 

@@ -6,10 +6,8 @@ import os.path as osp
 
 import pytest
 
-pytest.importorskip('ensemble_boxes')
-pytest.importorskip('pydicom')
-
-import cxr_mm  # noqa: E402,F401
+import cxr_mm  # noqa: F401
+from cxr_mm.datasets.demo import make_demo_data
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
@@ -187,8 +185,7 @@ default_scope = 'mmpretrain'
 
 
 def test_converters_on_demo_data(tmp_path, capsys):
-    demo = pytest.importorskip('cxr_mm.datasets.demo')
-    demo.make_demo_data(str(tmp_path / 'demo'), seed=0)
+    make_demo_data(str(tmp_path / 'demo'), seed=0)
     out = tmp_path / 'coco'
     assert vindr_to_coco.main(
         [str(tmp_path / 'demo' / 'vindr'), '--out-dir',

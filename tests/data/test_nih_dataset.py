@@ -271,7 +271,7 @@ def test_unlisted_rows_and_unknown_list_entries_are_counted(tmp_path):
     assert dropped not in names(ds)
 
 
-def test_pipeline_from_config_and_demo_data(tmp_path):
+def test_pipeline_from_config_and_demo_data(tmp_path, small_demo_root):
     make_nih(tmp_path / 'synthetic')
     ds = build(
         tmp_path / 'synthetic',
@@ -285,18 +285,7 @@ def test_pipeline_from_config_and_demo_data(tmp_path):
     assert item['data_samples'].gt_label.tolist() == \
         ds.get_data_info(0)['gt_label']
 
-    demo = pytest.importorskip('cxr_mm.datasets.demo')
-    # A small demo set keeps this test fast; the converter test runs the
-    # default one.
-    demo.make_demo_data(
-        str(tmp_path / 'demo'),
-        seed=0,
-        nih_patients=20,
-        nih_images=50,
-        nih_size=64,
-        vindr_images=24,
-        vindr_size_range=(128, 160))
-    root = tmp_path / 'demo' / 'nih'
+    root = small_demo_root / 'nih'
     tr = build(root, split='train')
     va = build(root, split='val')
     te = build(root, split='test')
@@ -306,9 +295,6 @@ def test_pipeline_from_config_and_demo_data(tmp_path):
     assert not patients(pre) & patients(te)
     assert tr.summary['images_missing_file'] == 0
 
-    from mmengine.registry import TRANSFORMS
-    if TRANSFORMS.get('LoadCXRImage') is None:
-        pytest.skip('LoadCXRImage not registered yet')
     ds = build(
         root,
         split='train',

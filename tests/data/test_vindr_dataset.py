@@ -4,15 +4,12 @@ import os
 import os.path as osp
 
 import numpy as np
+import pydicom
 import pytest
+from mmdet.registry import DATASETS
 
-pytest.importorskip('ensemble_boxes')
-pydicom = pytest.importorskip('pydicom')
-
-from mmdet.registry import DATASETS  # noqa: E402
-
-import cxr_mm  # noqa: E402,F401
-from cxr_mm.datasets.vindr import VINDR_CLASSES  # noqa: E402
+import cxr_mm  # noqa: F401
+from cxr_mm.datasets.vindr import VINDR_CLASSES
 
 KAGGLE_HEADER = 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max'
 PHYSIONET_HEADER = 'image_id,rad_id,class_name,x_min,y_min,x_max,y_max'
@@ -339,7 +336,6 @@ def test_split_deterministic_stratified_and_written(tmp_path):
 
 
 def test_coco_export_loads_in_pycocotools_and_mmdet(kaggle_root, tmp_path):
-    pytest.importorskip('pycocotools')
     from mmdet.datasets import CocoDataset
     from pycocotools.coco import COCO
     ds = build(kaggle_root, on_invalid_row='drop')
@@ -375,7 +371,7 @@ def test_coco_export_loads_in_pycocotools_and_mmdet(kaggle_root, tmp_path):
             np.testing.assert_allclose(a['bbox'], b['bbox'], atol=1e-3)
 
 
-def test_pipeline_on_png_and_on_demo_dicoms(kaggle_root, tmp_path):
+def test_pipeline_on_png_and_on_demo_dicoms(kaggle_root, tmp_path, small_demo_root):
     root = tmp_path / 'many'
     (root / 'train').mkdir(parents=True)
     _many_images(root, n=6)
@@ -393,22 +389,8 @@ def test_pipeline_on_png_and_on_demo_dicoms(kaggle_root, tmp_path):
     assert item['inputs'].shape[1:] == (64, 64)
     assert len(gt) == len(info['instances'])
 
-    demo = pytest.importorskip('cxr_mm.datasets.demo')
-    from mmengine.registry import TRANSFORMS
-    if TRANSFORMS.get('LoadCXRImage') is None:
-        pytest.skip('LoadCXRImage not registered yet')
-    # A small demo set keeps this test fast; the converter test runs the
-    # default one.
-    demo.make_demo_data(
-        str(tmp_path / 'demo'),
-        seed=0,
-        nih_patients=20,
-        nih_images=50,
-        nih_size=64,
-        vindr_images=24,
-        vindr_size_range=(128, 160))
     ds = build(
-        tmp_path / 'demo' / 'vindr',
+        small_demo_root / 'vindr',
         split='train',
         pipeline=[
             dict(type='LoadCXRImage'),
