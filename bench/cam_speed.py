@@ -65,16 +65,8 @@ def load_image(path, size):
         from pydicom.data import get_testdata_file
         path = get_testdata_file('RG1_UNCR.dcm')
     if path.lower().endswith(('.dcm', '.dicom')):
-        try:
-            from cxr_mm.datasets.dicom import read_dicom
-            img = read_dicom(path)[0]
-        except ImportError:  # helper dicom's reader not there: plain pydicom
-            import pydicom
-            from pydicom.pixels import apply_voi_lut
-            ds = pydicom.dcmread(path)
-            img = apply_voi_lut(ds.pixel_array, ds).astype(np.float32)
-            if ds.PhotometricInterpretation == 'MONOCHROME1':
-                img = img.max() - img
+        from cxr_mm.datasets.dicom import read_dicom
+        img = read_dicom(path)[0]
     else:
         img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     img = np.asarray(img, dtype=np.float32)

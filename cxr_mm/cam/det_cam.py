@@ -186,6 +186,12 @@ class DetCAM:
         return CAMResult(cams, valid, scores, stats)
 
     # -- grad-cam based methods -------------------------------------------
+    @torch.no_grad()
+    def _box_scores(self, inputs, targets) -> List[float]:
+        """Each box target on the unablated detections: one forward."""
+        out = self.wrapper(inputs)[0]
+        return [target(out).cpu().item() for target in targets]
+
     def _gradcam_ablation(self, inputs, targets):
         cams, scores = [], []
         cam = AblationCAM(
@@ -194,9 +200,7 @@ class DetCAM:
             batch_size=self.batch_size,
             ratio_channels_to_ablate=self.ratio_channels_to_ablate)
         try:
-            for target in targets:
-                with torch.no_grad():
-                    score = target(self.wrapper(inputs)[0]).cpu().item()
+            for target, score in zip(targets, self._box_scores(inputs, targets)):
                 scores.append(score)
                 if score == 0:  # grad-cam would divide by 0
                     cams.append(np.zeros(inputs.shape[-2:], np.float32))
@@ -212,9 +216,7 @@ class DetCAM:
         # Gradients must reach the target layer even if it is frozen.
         cam.compute_input_gradient = True
         try:
-            for target in targets:
-                with torch.no_grad():
-                    score = target(self.wrapper(inputs)[0]).cpu().item()
+            for target, score in zip(targets, self._box_scores(inputs, targets)):
                 scores.append(score)
                 if score == 0:  # no gradient: the box is not detected
                     cams.append(np.zeros(inputs.shape[-2:], np.float32))

@@ -63,9 +63,3 @@ class TwoStageDetectorWrapper(nn.Module):
             for r in results
         ]
 
-
-@torch.no_grad()
-def detect(wrapper: TwoStageDetectorWrapper,
-           inputs: Tensor) -> Dict[str, Tensor]:
-    """Detections of a single image (input coordinates), for box selection."""
-    return wrapper(inputs[:1])[0]

@@ -13,14 +13,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from cxr_mm.datasets.vindr import VINDR_CLASSES
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE_MODEL = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
                       'faster-rcnn_r50_fpn_cxr.py')
-VINDR_CLASSES = ('Aortic enlargement', 'Atelectasis', 'Calcification',
-                 'Cardiomegaly', 'Consolidation', 'ILD', 'Infiltration',
-                 'Lung Opacity', 'Nodule/Mass', 'Other lesion',
-                 'Pleural effusion', 'Pleural thickening', 'Pneumothorax',
-                 'Pulmonary fibrosis')
 
 
 def small_model_cfg() -> Config:

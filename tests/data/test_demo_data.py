@@ -179,3 +179,12 @@ def test_lesions_are_learnable_from_pixels():
         clf = LogisticRegression(max_iter=2000).fit(x[:110], y[:110, j])
         auc = roc_auc_score(y[110:, j], clf.decision_function(x[110:]))
         assert auc > 0.85, (VINDR_CLASSES[k], auc)
+
+
+def test_demo_class_lists_are_the_datasets():
+    """demo.py keeps its own copies (it runs without mmdet); they must not drift."""
+    from cxr_mm.datasets import demo
+    from cxr_mm.datasets.nih import NIH_CLASSES
+    from cxr_mm.datasets.vindr import VINDR_CLASSES
+    assert demo.NIH_FINDINGS == NIH_CLASSES
+    assert demo.VINDR_CLASSES == VINDR_CLASSES

@@ -151,16 +151,11 @@ def main(argv=None):
         for cam in cams:
             res = cam(item.inputs, item.data_sample, item.gt_boxes,
                       item.gt_labels)
-            scores = []
-            for k in range(len(item.gt_boxes)):
-                if res.valid[k]:
-                    scores.append(
-                        localisation_scores(res.cams[k][:h, :w],
-                                            item.gt_boxes[k],
-                                            args.heatmap_thr))
-                else:
-                    scores.append(dict(pointing=None, energy=None, iou=None))
-            per_model.append(scores)
+            # an undetected box has an all-zero heatmap: None scores
+            per_model.append([
+                localisation_scores(res.cams[k][:h, :w], box, args.heatmap_thr)
+                for k, box in enumerate(item.gt_boxes)
+            ])
         path = item.data_sample.metainfo.get('img_path', str(idx))
         for k, lab in enumerate(item.gt_labels):
             name = classes[lab] if classes else str(int(lab))

@@ -237,10 +237,8 @@ class CAMHook(Hook):
                     else:
                         ref = item.gt_boxes[item.gt_labels == labels[k]]
                     if len(ref):
-                        rec = (localisation_scores(heat, ref,
-                                                   self.heatmap_thr)
-                               if res.valid[k] else dict(
-                                   pointing=None, energy=None, iou=None))
+                        # an undetected box has an all-zero heatmap: None scores
+                        rec = localisation_scores(heat, ref, self.heatmap_thr)
                         rec['label'] = int(labels[k])
                         records.append(rec)
                     else:
