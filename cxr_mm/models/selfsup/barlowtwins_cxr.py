@@ -64,6 +64,4 @@ class BarlowTwinsCXR(BarlowTwins):
         if not isinstance(inputs, list) or len(inputs) != 2:
             raise ValueError('BarlowTwinsCXR expects two views per image '
                              '(MultiView with num_views=[1, 1])')
-        z1 = self.neck(self.backbone(inputs[0]))[0]
-        z2 = self.neck(self.backbone(inputs[1]))[0]
-        return dict(loss=self.head.loss(z1, z2))
+        return super().loss(inputs, data_samples, **kwargs)

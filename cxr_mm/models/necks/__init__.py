@@ -1,1 +1,0 @@
-# Components are imported here so that 'import cxr_mm' registers them.
