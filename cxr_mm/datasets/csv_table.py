@@ -1,6 +1,6 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 """Reading the official annotation CSVs so every later error can name its row."""
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import pandas as pd
 
@@ -36,3 +36,18 @@ def read_annotation_csv(ann_file: str, required: Sequence[str],
                          f'{list(df.columns)}. Expected {expected}.')
     df['line'] = range(2, len(df) + 2)  # the header is line 1
     return df
+
+
+def drop_duplicate_rows(df: pd.DataFrame) -> Tuple[pd.DataFrame, int]:
+    """Rows equal in every cell to an earlier one (line numbers aside)."""
+    dup = df.duplicated(subset=[c for c in df.columns if c != 'line'], keep='first')
+    return df[~dup], int(dup.sum())
+
+
+def raise_invalid_rows(ann_file: str, invalid: Sequence[Tuple[int, str]]) -> None:
+    """One error for all invalid rows: the first ten by file line, and why."""
+    shown = '\n'.join(f'  line {ln}: {why}' for ln, why in invalid[:10])
+    more = '' if len(invalid) <= 10 else f'\n  ... and {len(invalid) - 10} more'
+    raise ValueError(
+        f'{ann_file}: {len(invalid)} invalid row(s) (set '
+        f"on_invalid_row='drop' to drop and count them):\n{shown}{more}")

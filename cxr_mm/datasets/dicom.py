@@ -453,7 +453,7 @@ def _read_dataset(ds, window, percentiles, target_long_side, reduce_tolerance,
     if samples > 1 or arr.ndim == 3:
         # Colour radiographs (secondary captures): luminance, no VOI.
         gray = arr[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114]
-        out, info = _present(gray, _NoVOI(),
+        out, info = _present(gray, None,  # never 'voi': ds is not read
                              'minmax' if window == 'voi' else window,
                              percentiles, voi_index, dtype, False)
         meta.update(info)
@@ -485,13 +485,6 @@ def _read_dataset(ds, window, percentiles, target_long_side, reduce_tolerance,
 def _modality(values: np.ndarray, ds) -> np.ndarray:
     from pydicom.pixels import apply_modality_lut
     return apply_modality_lut(values, ds)
-
-
-class _NoVOI(dict):
-    """Stands in for a dataset without VOI attributes."""
-
-    def get(self, key, default=None):
-        return default
 
 
 def dicom_header(path: Union[str, os.PathLike]) -> Dict[str, Any]:

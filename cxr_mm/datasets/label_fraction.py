@@ -52,10 +52,11 @@ class LabelFractionDataset:
         if self._fully_initialized:
             return
         self.dataset.full_init()
-        labels = {i: {inst['bbox_label'] for inst in self.dataset.get_data_info(i)['instances']}
-                  for i in range(len(self.dataset))}
+        box_labels = [[inst['bbox_label'] for inst in self.dataset.get_data_info(i)['instances']]
+                      for i in range(len(self.dataset))]
+        labels = {i: set(b) for i, b in enumerate(box_labels)}
         self.indices = sorted(stratified_group_subset(labels, self.fraction, self.seed))
-        n_boxes = sum(len(self.dataset.get_data_info(i)['instances']) for i in self.indices)
+        n_boxes = sum(len(box_labels[i]) for i in self.indices)
         print_log(
             f'LabelFractionDataset: {len(self.indices)} of {len(self.dataset)} images '
             f'(fraction {self.fraction:g}, seed {self.seed}), {n_boxes} boxes',

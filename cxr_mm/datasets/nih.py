@@ -12,7 +12,8 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
-from .csv_table import check_on_invalid_row, read_annotation_csv
+from .csv_table import (check_on_invalid_row, drop_duplicate_rows, raise_invalid_rows,
+                        read_annotation_csv)
 from .splits import stratified_group_split, stratified_group_subset
 
 #: The 14 findings of ChestX-ray14, in the usual benchmark order.
@@ -48,10 +49,7 @@ def read_nih_csv(ann_file: str,
     for c in REQUIRED_COLUMNS:
         df[c] = df[c].str.strip()
 
-    dup = df.duplicated(
-        subset=[c for c in df.columns if c != 'line'], keep='first')
-    stats['rows_duplicate'] = int(dup.sum())
-    df = df[~dup]
+    df, stats['rows_duplicate'] = drop_duplicate_rows(df)
 
     cls_idx = {c: i for i, c in enumerate(classes)}
     records, invalid = [], []
@@ -84,14 +82,7 @@ def read_nih_csv(ann_file: str,
         records.append((name, int(pid), lab, view, line))
     if invalid:
         if on_invalid_row == 'error':
-            shown = '\n'.join(f'  line {ln}: {why}'
-                              for ln, why in invalid[:10])
-            more = '' if len(invalid) <= 10 else \
-                f'\n  ... and {len(invalid) - 10} more'
-            raise ValueError(
-                f'{ann_file}: {len(invalid)} invalid row(s) (set '
-                f"on_invalid_row='drop' to drop and count them):\n{shown}"
-                f'{more}')
+            raise_invalid_rows(ann_file, invalid)
         stats['rows_invalid_dropped'] = len(invalid)
     out = pd.DataFrame(
         records, columns=['image', 'patient_id', 'labels', 'view', 'line'])
@@ -292,13 +283,9 @@ class NIHChestXrayDataset(MultiLabelDataset):
         # Validation carved out of train_val by patient, on the full list.
         tv_patient_labels = self._patient_labels(pid_of, labels_of,
                                                  tv_images)
-        if self.val_ratio > 0:
-            train_p, val_p = stratified_group_split(
-                tv_patient_labels, [1 - self.val_ratio, self.val_ratio],
-                self.seed)
-        else:
-            train_p, val_p = sorted(tv_patient_labels), []
-        val_p = set(val_p)
+        val_p = set(stratified_group_split(
+            tv_patient_labels, [1 - self.val_ratio, self.val_ratio],
+            self.seed)[1]) if self.val_ratio > 0 else set()
         if self.split == 'test':
             images = test_images
         elif self.split == 'train_val':

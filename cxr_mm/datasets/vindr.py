@@ -13,7 +13,8 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
-from .csv_table import check_on_invalid_row, read_annotation_csv
+from .csv_table import (check_on_invalid_row, drop_duplicate_rows, raise_invalid_rows,
+                        read_annotation_csv)
 from .box_fusion import FUSION_METHODS, count_by_label, fuse_reader_boxes
 from .splits import load_or_create_split
 
@@ -111,10 +112,7 @@ def read_vindr_csv(ann_file: str,
         df['class_id'] = df['class_id'].str.strip()
 
     # Exact duplicate rows (same reader, class and coordinates): drop.
-    key_cols = [c for c in df.columns if c != 'line']
-    dup = df.duplicated(subset=key_cols, keep='first')
-    stats['rows_duplicate'] = int(dup.sum())
-    df = df[~dup]
+    df, stats['rows_duplicate'] = drop_duplicate_rows(df)
 
     lookup = build_label_lookup(label_map, classes)
     drop_tag = '\0drop'
@@ -150,18 +148,8 @@ def read_vindr_csv(ann_file: str,
 
     invalid = reasons != ''
     if invalid.any():
-        rows = df[invalid]
         if on_invalid_row == 'error':
-            lines = [
-                f'  line {ln}: {why}'
-                for ln, why in zip(rows['line'][:10], reasons[invalid][:10])
-            ]
-            more = '' if invalid.sum() <= 10 else \
-                f'\n  ... and {int(invalid.sum()) - 10} more'
-            raise ValueError(
-                f'{ann_file}: {int(invalid.sum())} invalid row(s) '
-                f"(set on_invalid_row='drop' to drop and count them):\n" +
-                '\n'.join(lines) + more)
+            raise_invalid_rows(ann_file, list(zip(df['line'][invalid], reasons[invalid])))
         for why in reasons[invalid]:
             key = 'unknown class_name' if why.startswith('unknown') else \
                 'class_id mismatch' if why.startswith('class_id') else why

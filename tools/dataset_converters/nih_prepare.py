@@ -22,7 +22,6 @@ import os
 import os.path as osp
 import sys
 
-import numpy as np
 from mmengine.logging import MMLogger
 
 
@@ -47,28 +46,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _load_gray(path: str) -> np.ndarray:
-    """8-bit grey image via LoadCXRImage when available, else mmcv/cv2."""
-    try:
-        from mmengine.registry import TRANSFORMS
-        t = TRANSFORMS.build(dict(type='LoadCXRImage', color_type='grayscale'))
-        img = t(dict(img_path=path))['img']
-    except KeyError:  # LoadCXRImage not registered
-        import mmcv
-        img = mmcv.imread(path, flag='grayscale')
-    if img is None:
-        raise ValueError(f'{path}: cannot be read')
-    img = np.asarray(img)
-    if img.ndim == 3:
-        img = img[..., 0]
-    if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    return img
-
-
-def write_resized(src: str, dst: str, size: int) -> None:
+def write_resized(loader, src: str, dst: str, size: int) -> None:
+    """Long side to ``size`` (8-bit PNG, written atomically)."""
     import cv2
-    img = _load_gray(src)
+    img = loader(dict(img_path=src))['img']
     h, w = img.shape[:2]
     s = size / max(h, w)
     if s != 1:
@@ -84,6 +65,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import cxr_mm  # noqa: F401
     from cxr_mm.datasets.nih import NIHChestXrayDataset
+    from cxr_mm.datasets.transforms.loading import LoadCXRImage
 
     MMLogger.get_instance('nih_prepare', log_level='WARNING')
     os.makedirs(args.out_dir, exist_ok=True)
@@ -133,6 +115,7 @@ def main(argv=None) -> int:
           + (f" (listed in {osp.join(args.out_dir, 'missing.txt')})"
              if missing else ''))
 
+    loader = LoadCXRImage(color_type='grayscale')  # 8-bit (h, w)
     for size in args.resize:
         out = osp.join(args.out_dir, f'images_{size}')
         os.makedirs(out, exist_ok=True)
@@ -143,7 +126,7 @@ def main(argv=None) -> int:
                 done += 1
                 continue
             try:
-                write_resized(path, dst, size)
+                write_resized(loader, path, dst, size)
                 done += 1
             except Exception as e:  # report, keep going
                 failed += 1
