@@ -13,7 +13,7 @@ Each step runs the real command-line tool a user would run (printed before it ru
 5. evaluation     tools/test.py: the untrained detector (step-4 initialisation) on the
                   validation split, to compare with the validation mAP50 of the kept
                   checkpoint; then the kept checkpoint on the test split (the mAP table)
-6. CAM overlays   tools/analysis_tools/vis_cam.py (skipped with a note when absent)
+6. CAM overlays   tools/analysis_tools/vis_cam.py
 7. summary        where every output is, and validation mAP50 before vs after training
 
 The demo "shows learning" when the trained detector's validation mAP50 is clearly above
@@ -71,8 +71,8 @@ class Demo:
         self.log_dir = osp.join(self.work_dir, 'logs')
         os.makedirs(self.log_dir, exist_ok=True)
 
-    def run(self, step: str, args: List[str]) -> str:
-        """Run a repo tool; stream a short status, keep the full log; return stdout."""
+    def run(self, step: str, args: List[str]) -> None:
+        """Run a repo tool; stream a short status, keep the full log."""
         cmd = [sys.executable, *args]
         log = osp.join(self.log_dir, f'{step}.log')
         print(f'\n[{step}] $ {" ".join(shlex.quote(str(a)) for a in args)}', flush=True)
@@ -80,14 +80,12 @@ class Demo:
         with open(log, 'w') as f:  # streamed, so `tail -f` shows progress
             proc = subprocess.run(cmd, cwd=REPO, env=self.env, stdout=f,
                                   stderr=subprocess.STDOUT, text=True)
-        with open(log) as f:
-            output = f.read()
         self.timings[step] = time.time() - t0
         if proc.returncode != 0:
-            print(output[-5000:])
+            with open(log) as f:
+                print(f.read()[-5000:])
             raise SystemExit(f'[{step}] failed with status {proc.returncode}; full log: {log}')
         print(f'[{step}] done in {self.timings[step]:.0f} s (log: {log})', flush=True)
-        return output
 
     # ------------------------------------------------------------------ steps
     def make_data(self) -> None:
@@ -143,8 +141,8 @@ class Demo:
             opts += ['train_cfg.max_epochs=1']
         self.run('stage2', ['tools/train.py', STAGE2_CONFIG, '--work-dir', out,
                             '--cfg-options', *opts])
-        best = sorted(glob.glob(osp.join(out, 'best_vindr_mAP50_*.pth')), key=osp.getmtime)
-        ckpt = best[-1] if best else last_checkpoint(out)
+        best = glob.glob(osp.join(out, 'best_vindr_mAP50_*.pth'))
+        ckpt = newest(best) if best else last_checkpoint(out)
         self.outputs['stage-2 work dir (logs, tensorboard, val PR curves)'] = out
         self.outputs['stage-2 best checkpoint (validation mAP50)'] = ckpt
         hook_cams = osp.join(out, 'cam')
@@ -160,18 +158,14 @@ class Demo:
         metrics_file = newest(glob.glob(osp.join(out, '*', 'vindr_eval', 'metrics.json')))
         with open(metrics_file) as f:
             metrics = json.load(f)['metrics']
-        table = newest(glob.glob(osp.join(out, '*', 'vindr_eval', 'table.txt')))
         self.outputs[f'{name}: mAP table, metrics.json, PR curves, AP bars'] = \
             osp.dirname(metrics_file)
         if split == 'test':
-            with open(table) as f:
+            with open(osp.join(osp.dirname(metrics_file), 'table.txt')) as f:
                 print(f.read())
         return metrics
 
     def cam(self, ckpt: str, backbone: str) -> None:
-        if not osp.isfile(osp.join(REPO, VIS_CAM)):
-            print(f'\n[cam] skipped: {VIS_CAM} is not in this checkout')
-            return
         images = self.test_images(1)
         out = osp.join(self.work_dir, 'cam')
         # Ablation-CAM costs one forward of the layers after the target per ablated

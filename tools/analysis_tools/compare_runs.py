@@ -77,7 +77,7 @@ def find_result_file(run: str) -> str:
                           and osp.basename(osp.dirname(path)) == 'vindr_eval')
         if is_test_json or is_metric_json:
             candidates.append((is_test_json, osp.getmtime(path), path))
-    for is_test, _, path in sorted(candidates, reverse=True):
+    for _, _, path in sorted(candidates, reverse=True):
         try:
             load_metrics(path)
         except ValueError:

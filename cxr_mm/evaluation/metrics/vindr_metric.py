@@ -153,7 +153,6 @@ class VinDrMetric(BaseMetric):
             gt = sample['gt_instances']
             ignored = sample.get('ignored_instances', {})
             ann = dict(
-                img_id=sample.get('img_id', len(self.results)),
                 height=int(sample['ori_shape'][0]),
                 width=int(sample['ori_shape'][1]),
                 bboxes=_np(gt['bboxes']).reshape(-1, 4).astype(np.float32),
