@@ -23,7 +23,6 @@ import torch
 import cxr_mm  # noqa: F401  (safe checkpoint loader)
 from cxr_mm.models.utils.resnet_checkpoint import (file_sha256, load_resnet50_state_dict,
                                                    verify_saved_backbone)
-from cxr_mm.utils import safe_torch_load
 
 
 def convert(src: str, dst: str, stage1_prefix: bool = False) -> dict:
@@ -37,17 +36,7 @@ def convert(src: str, dst: str, stage1_prefix: bool = False) -> dict:
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(state_dict={prefix + k: v.clone() for k, v in state_dict.items()}, meta=meta),
                dst)
-    if stage1_prefix:
-        saved = safe_torch_load(dst, map_location='cpu')['state_dict']
-        unprefixed = {k[len(prefix):]: v for k, v in saved.items()}
-        tmp = dst + '.verify.tmp'
-        torch.save(dict(state_dict=unprefixed), tmp)
-        try:
-            verify_saved_backbone(tmp, state_dict)
-        finally:
-            os.remove(tmp)
-    else:
-        verify_saved_backbone(dst, state_dict)
+    verify_saved_backbone(dst, state_dict, prefix=prefix)
     return dict(out=dst, num_tensors=len(state_dict), dropped=dropped)
 
 

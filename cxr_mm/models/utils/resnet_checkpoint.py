@@ -99,12 +99,15 @@ def load_resnet50_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], List[s
     return state_dict, dropped
 
 
-def verify_saved_backbone(out_path: str, source: Dict[str, torch.Tensor]) -> None:
-    """Re-read a written backbone file: exact ResNet-50 keys, tensors equal to ``source``."""
+def verify_saved_backbone(out_path: str, source: Dict[str, torch.Tensor],
+                          prefix: str = '') -> None:
+    """Re-read a written backbone file: exact ResNet-50 keys (after ``prefix``),
+    tensors equal to ``source``."""
     saved = safe_torch_load(out_path, map_location='cpu')
     if not isinstance(saved, dict) or 'state_dict' not in saved:
         raise ValueError(f'{out_path}: expected a dict with a state_dict entry')
-    state_dict = saved['state_dict']
+    state_dict = {k[len(prefix):] if k.startswith(prefix) else k: v
+                  for k, v in saved['state_dict'].items()}
     verify_resnet50_state_dict(state_dict, source=out_path)
     differing = [k for k, v in state_dict.items()
                  if k not in source or v.dtype != source[k].dtype or not torch.equal(v, source[k])]
