@@ -27,6 +27,7 @@ VINDR_CLASSES = ('Aortic enlargement', 'Atelectasis', 'Calcification',
 NO_FINDING = 'No finding'
 #: Kaggle ``class_id`` of ``No finding``.
 NO_FINDING_ID = 14
+SPLIT_NAMES = ('train', 'val', 'test')
 #: PhysioNet local labels that are not among the 14 challenge classes.
 PHYSIONET_EXTRA_LOCAL_LABELS = ('Clavicle fracture', 'Edema', 'Emphysema',
                                 'Enlarged PA', 'Lung cavity', 'Lung cyst',
@@ -327,7 +328,7 @@ class VinDrCXRDataset(BaseDetDataset):
         if fusion not in FUSION_METHODS:
             raise ValueError(f'fusion must be one of {FUSION_METHODS}, '
                              f'got {fusion!r}')
-        if split not in (None, 'train', 'val', 'test'):
+        if split is not None and split not in SPLIT_NAMES:
             raise ValueError(f"split must be None, 'train', 'val' or 'test', "
                              f'got {split!r}')
         if len(split_ratios) != 3:
@@ -359,6 +360,13 @@ class VinDrCXRDataset(BaseDetDataset):
         if path is None or osp.isabs(path) or not self.data_root:
             return path
         return osp.join(self.data_root, path)
+
+    def split_assignment(self) -> Dict[str, str]:
+        """image_id -> 'train' | 'val' | 'test', from the split file (made once)."""
+        return load_or_create_split(
+            self.split_path(), self.image_labels, SPLIT_NAMES,
+            self.split_ratios, self.split_seed,
+            source=osp.basename(self.ann_file))
 
     def split_path(self) -> str:
         """The split JSON used for ``split`` (see ``split_file``)."""
@@ -462,12 +470,7 @@ class VinDrCXRDataset(BaseDetDataset):
 
         selected = all_ids
         if self.split is not None:
-            assignment = load_or_create_split(
-                self.split_path(),
-                labels_per_image, ('train', 'val', 'test'),
-                self.split_ratios,
-                self.split_seed,
-                source=osp.basename(self.ann_file))
+            assignment = self.split_assignment()
             selected = [i for i in all_ids if assignment[i] == self.split]
 
         sizes, missing = self._image_sizes(selected)

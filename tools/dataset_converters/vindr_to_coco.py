@@ -53,8 +53,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import cxr_mm  # noqa: F401  (registers the dataset)
-    from cxr_mm.datasets.splits import load_or_create_split
-    from cxr_mm.datasets.vindr import VinDrCXRDataset
+    from cxr_mm.datasets.vindr import SPLIT_NAMES, VinDrCXRDataset
 
     MMLogger.get_instance('vindr_to_coco', log_level='WARNING')
     os.makedirs(args.out_dir, exist_ok=True)
@@ -81,15 +80,12 @@ def main(argv=None) -> int:
         return 1
 
     split_file = ds.split_path()
-    names = ('train', 'val', 'test')
-    assignment = load_or_create_split(
-        split_file, ds.image_labels, names, args.ratios, args.seed,
-        source=osp.basename(ds.ann_file))
+    assignment = ds.split_assignment()
 
     print(ds.format_summary())
     written = {}
     coco_all = ds.to_coco()
-    for name in names:
+    for name in SPLIT_NAMES:
         ids = {
             i['id']
             for i in coco_all['images']
