@@ -16,6 +16,7 @@ the NIH train_val list (86,524 images) on that one GPU are printed.
 import argparse
 import copy
 import logging
+import os.path as osp
 import time
 
 import torch
@@ -23,26 +24,29 @@ import torch
 NIH_TRAIN_VAL_IMAGES = 86524
 EPOCHS = 800
 
-BASE = dict(
-    backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='BN'), zero_init_residual=True),
-    neck=dict(type='NonLinearNeck', in_channels=2048, hid_channels=8192, out_channels=8192,
-              num_layers=3, with_last_bn=False, with_last_bn_affine=False, with_avg_pool=True,
-              norm_cfg=dict(type='BN1d'),
-              init_cfg=dict(type='Kaiming', distribution='uniform', layer=['Linear'])),
-    data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], to_rgb=True))
-STOCK = dict(BASE, type='BarlowTwins',
-             head=dict(type='LatentCrossCorrelationHead', in_channels=8192,
-                       loss=dict(type='CrossCorrelationLoss', lambd=0.0051)))
-OURS = dict(BASE, type='BarlowTwinsCXR', backbone_checkpoint=None,
-            head=dict(type='GlobalCrossCorrelationHead', in_channels=8192,
-                      loss=dict(type='FusedCrossCorrelationLoss', lambd=0.0051)))
-OPTIM = dict(
-    optimizer=dict(type='LARS', lr=0.6, momentum=0.9, weight_decay=1e-6),
-    paramwise_cfg=dict(custom_keys={
-        'bn': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
-        'bias': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
-        'downsample.1': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True)}))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+RECIPE = 'configs/barlowtwins_cxr/barlowtwins-cxr_resnet50_8xb96-coslr-800e_nih-224.py'
+STOCK_MODEL = 'configs/_base_/models/barlowtwins_r50.py'
+
+
+def cpu_safe_model(config: str, **overrides) -> dict:
+    """The config's model with plain BN (SyncBN needs a process group)."""
+    from mmengine.config import Config
+    model = Config.fromfile(osp.join(REPO, config)).model.to_dict()
+    model['backbone']['norm_cfg'] = dict(type='BN')
+    model['neck']['norm_cfg'] = dict(type='BN1d')
+    model.update(overrides)
+    return model
+
+
+def recipe_optim() -> dict:
+    """The recipe's LARS parameter groups, lr for its batch of 768 (0.2 x 3)."""
+    from mmengine.config import Config
+    optim = Config.fromfile(osp.join(REPO, RECIPE)).optim_wrapper.to_dict()
+    optim.pop('type')
+    optim.pop('loss_scale', None)
+    optim['optimizer']['lr'] = 0.6
+    return optim
 
 
 def build(model_cfg: dict, device: str, amp: bool, channels_last: bool, hidden: int):
@@ -57,7 +61,7 @@ def build(model_cfg: dict, device: str, amp: bool, channels_last: bool, hidden: 
     model.to(device).train()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    optim_cfg = copy.deepcopy(OPTIM)
+    optim_cfg = recipe_optim()
     optim_cfg['type'] = 'AmpOptimWrapper' if amp else 'OptimWrapper'
     if amp:
         optim_cfg['loss_scale'] = 'dynamic'
@@ -100,7 +104,8 @@ def main() -> None:
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-tensor init report
 
     names = ['ours'] if args.only_ours else ['stock', 'ours']
-    cfgs = dict(stock=STOCK, ours=OURS)
+    cfgs = dict(stock=cpu_safe_model(STOCK_MODEL),
+                ours=cpu_safe_model(RECIPE, backbone_checkpoint=None))
     built = {n: build(cfgs[n], args.device, cuda, cuda, args.hidden) for n in names}
     g = torch.Generator().manual_seed(0)
     fmt = torch.channels_last if cuda else torch.contiguous_format
