@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean-demo
+.PHONY: install demo lint test bench clean-demo
 
 install:            ## create/update .venv (idempotent; mmcv wheel cached in ~/.cache/cxr-mm)
 	bash tools/setup_env.sh
@@ -10,7 +10,11 @@ install:            ## create/update .venv (idempotent; mmcv wheel cached in ~/.
 demo: install       ## the main job: demo data -> stage 1 -> stage 2 -> mAP -> CAM, on CPU
 	$(PY) tools/run_demo.py --work-dir work_dirs/demo
 
-test: install       ## the whole test suite
+lint: install       ## the one formatter/linter (ruff, config in pyproject.toml)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint          ## lint, then the whole test suite
 	$(PY) -m pytest tests -q $(PYTEST_ARGS)
 
 bench: install      ## timing goals, each as a ratio against a baseline measured in the same run

@@ -14,6 +14,7 @@ CPU (~10 min on 2 busy cores): python bench/cam_speed.py [--fast]
 GPU, full size: python bench/cam_speed.py --device cuda --size 1024 \
     --ratio 1.0 --rpn-max-per-img 1000
 """
+
 import argparse
 import os
 import os.path as osp
@@ -27,31 +28,37 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-BASE_MODEL = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
-                      'faster-rcnn_r50_fpn_cxr.py')
+BASE_MODEL = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'faster-rcnn_r50_fpn_cxr.py')
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cpu')
-    p.add_argument('--size', type=int, default=256,
-                   help='input long side (px)')
-    p.add_argument('--ratio', type=float, default=1 / 32,
-                   help='ratio_channels_to_ablate (grad-cam ablates 2x this '
-                   'share when < 1: top and bottom channels); default: 64 of '
-                   "layer3's 1024 channels, two batches of 32")
-    p.add_argument('--fast', action='store_true',
-                   help='also time exact=False (single-image activations '
-                   'reused for every batch)')
+    p.add_argument('--size', type=int, default=256, help='input long side (px)')
+    p.add_argument(
+        '--ratio',
+        type=float,
+        default=1 / 32,
+        help='ratio_channels_to_ablate (grad-cam ablates 2x this '
+        'share when < 1: top and bottom channels); default: 64 of '
+        "layer3's 1024 channels, two batches of 32",
+    )
+    p.add_argument(
+        '--fast',
+        action='store_true',
+        help='also time exact=False (single-image activations reused for every batch)',
+    )
     p.add_argument('--topk', type=int, default=10)
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--target-layer', default='backbone.layer3')
-    p.add_argument('--rpn-max-per-img', type=int, default=100,
-                   help='RPN proposals per image (test_cfg; 1000 in the '
-                   'base config)')
+    p.add_argument(
+        '--rpn-max-per-img',
+        type=int,
+        default=100,
+        help='RPN proposals per image (test_cfg; 1000 in the base config)',
+    )
     p.add_argument('--depth', type=int, default=50)
-    p.add_argument('--image', default=None,
-                   help='DICOM/PNG; default pydicom-data RG1_UNCR.dcm')
+    p.add_argument('--image', default=None, help='DICOM/PNG; default pydicom-data RG1_UNCR.dcm')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=None)
     return p.parse_args()
@@ -61,11 +68,14 @@ def load_image(path, size):
     """Gray radiograph -> (1, 3, H, W) network input and its data sample."""
     import cv2
     from mmdet.structures import DetDataSample
+
     if path is None:
         from pydicom.data import get_testdata_file
+
         path = get_testdata_file('RG1_UNCR.dcm')
     if path.lower().endswith(('.dcm', '.dicom')):
-        from cxr_mm.datasets.dicom import read_dicom
+        from cxr_mm.core.dicom import read_dicom
+
         img = read_dicom(path)[0]
     else:
         img = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
@@ -78,9 +88,15 @@ def load_image(path, size):
     nh, nw = round(h * s), round(w * s)
     img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
     x = torch.from_numpy(np.repeat(img[None], 3, axis=0)).round()
-    sample = DetDataSample(metainfo=dict(
-        img_id=0, img_path=path, ori_shape=(h, w), img_shape=(nh, nw),
-        scale_factor=(nw / w, nh / h)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_id=0,
+            img_path=path,
+            ori_shape=(h, w),
+            img_shape=(nh, nw),
+            scale_factor=(nw / w, nh / h),
+        )
+    )
     return dict(inputs=x.to(torch.uint8), data_samples=sample), path
 
 
@@ -88,7 +104,6 @@ def main():
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    import cxr_mm  # noqa: F401
     from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -96,6 +111,7 @@ def main():
     from pytorch_grad_cam.ablation_layer import AblationLayer
     from pytorch_grad_cam.utils.model_targets import FasterRCNNBoxScoreTarget
 
+    import cxr_mm.register  # noqa: F401
     from cxr_mm.cam import DetCAM, TwoStageDetectorWrapper
     from cxr_mm.cam.inputs import preprocess
 
@@ -112,11 +128,15 @@ def main():
     item = preprocess(model, packed)
     inputs, sample = item.inputs, item.data_sample
 
-    cam = DetCAM(model, 'ablation', target_layer=args.target_layer,
-                 ratio_channels_to_ablate=args.ratio,
-                 batch_size=args.batch_size)
+    cam = DetCAM(
+        model,
+        'ablation',
+        target_layer=args.target_layer,
+        ratio_channels_to_ablate=args.ratio,
+        batch_size=args.batch_size,
+    )
     dets = cam.detect(inputs, sample)
-    boxes, labels = dets['boxes'][:args.topk], dets['labels'][:args.topk]
+    boxes, labels = dets['boxes'][: args.topk], dets['labels'][: args.topk]
     if len(boxes) < args.topk:
         sys.exit(f'only {len(boxes)} detections, need {args.topk}')
 
@@ -138,12 +158,15 @@ def main():
     layer = model.get_submodule(args.target_layer)
     t0 = time.perf_counter()
     ref = []
-    gc = AblationCAM(wrapper, [layer], ablation_layer=AblationLayer(),
-                     batch_size=args.batch_size,
-                     ratio_channels_to_ablate=args.ratio)
+    gc = AblationCAM(
+        wrapper,
+        [layer],
+        ablation_layer=AblationLayer(),
+        batch_size=args.batch_size,
+        ratio_channels_to_ablate=args.ratio,
+    )
     for box, label in zip(boxes, labels):
-        target = FasterRCNNBoxScoreTarget(labels=[int(label)],
-                                          bounding_boxes=[box])
+        target = FasterRCNNBoxScoreTarget(labels=[int(label)], bounding_boxes=[box])
         ref.append(gc(inputs, targets=[target])[0])
     sync()
     t_ref = time.perf_counter() - t0
@@ -152,31 +175,46 @@ def main():
     diff = float(np.abs(ref - ours.cams).max())
 
     c = ours.stats['channels_ablated']
-    print(f'image {osp.basename(path)} -> input {tuple(inputs.shape[-2:])}, '
-          f'Faster R-CNN R{args.depth}-FPN (random init, seed {args.seed}), '
-          f'target {args.target_layer}, {c} channels ablated '
-          f'(ratio {args.ratio}), batch {args.batch_size}, '
-          f'RPN {args.rpn_max_per_img} proposals, {len(boxes)} boxes')
-    print(f'device {args.device} ({platform.processor() or platform.machine()}'
-          f', torch {torch.__version__}, {torch.get_num_threads()} threads)')
+    print(
+        f'image {osp.basename(path)} -> input {tuple(inputs.shape[-2:])}, '
+        f'Faster R-CNN R{args.depth}-FPN (random init, seed {args.seed}), '
+        f'target {args.target_layer}, {c} channels ablated '
+        f'(ratio {args.ratio}), batch {args.batch_size}, '
+        f'RPN {args.rpn_max_per_img} proposals, {len(boxes)} boxes'
+    )
+    print(
+        f'device {args.device} ({platform.processor() or platform.machine()}'
+        f', torch {torch.__version__}, {torch.get_num_threads()} threads)'
+    )
     print(f'grad-cam AblationCAM, once per box: {t_ref:8.2f} s')
-    print(f'cxr_mm DetCAM (shared forwards)   : {t_ours:8.2f} s  '
-          f'({ours.stats["forwards"]} forwards, layers before the target '
-          f'run {ours.stats["upstream_runs"]}x, '
-          f'{ours.stats["cached_modules"]} modules cached)')
+    print(
+        f'cxr_mm DetCAM (shared forwards)   : {t_ours:8.2f} s  '
+        f'({ours.stats["forwards"]} forwards, layers before the target '
+        f'run {ours.stats["upstream_runs"]}x, '
+        f'{ours.stats["cached_modules"]} modules cached)'
+    )
     if args.fast:
-        fast = DetCAM(model, 'ablation', target_layer=args.target_layer,
-                      ratio_channels_to_ablate=args.ratio,
-                      batch_size=args.batch_size, exact=False)
+        fast = DetCAM(
+            model,
+            'ablation',
+            target_layer=args.target_layer,
+            ratio_channels_to_ablate=args.ratio,
+            batch_size=args.batch_size,
+            exact=False,
+        )
         t0 = time.perf_counter()
         res = fast(inputs, sample, boxes, labels)
         sync()
         t_fast = time.perf_counter() - t0
-        print(f'cxr_mm DetCAM exact=False         : {t_fast:8.2f} s  '
-              f'(speed-up {t_ref / t_fast:.1f}x, max |diff| '
-              f'{float(np.abs(ref - res.cams).max()):.1e})')
-    print(f'speed-up: {t_ref / t_ours:.1f}x   max |heatmap diff|: {diff:.2e} '
-          f'({"EQUAL" if diff <= 1e-4 else "DIFFERENT"} at 1e-4)')
+        print(
+            f'cxr_mm DetCAM exact=False         : {t_fast:8.2f} s  '
+            f'(speed-up {t_ref / t_fast:.1f}x, max |diff| '
+            f'{float(np.abs(ref - res.cams).max()):.1e})'
+        )
+    print(
+        f'speed-up: {t_ref / t_ours:.1f}x   max |heatmap diff|: {diff:.2e} '
+        f'({"EQUAL" if diff <= 1e-4 else "DIFFERENT"} at 1e-4)'
+    )
     if diff > 1e-4:
         sys.exit(1)
 

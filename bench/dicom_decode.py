@@ -16,6 +16,7 @@ decoded in full (VinDr-CXR's ~2,500-3,000 px images are not), at 512 it is not.
 Usage:
     python bench/dicom_decode.py [--targets 1024 512] [--repeats 5]
 """
+
 import argparse
 import time
 
@@ -64,30 +65,36 @@ def main():
         '--tolerance',
         type=float,
         default=0.05,
-        help='reduce_tolerance of the tolerant JPEG 2000 rows')
+        help='reduce_tolerance of the tolerant JPEG 2000 rows',
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     files = dict(
-        uncompressed=get_testdata_file('RG1_UNCR.dcm'),
-        jpeg2000=get_testdata_file('RG1_J2KR.dcm'))
+        uncompressed=get_testdata_file('RG1_UNCR.dcm'), jpeg2000=get_testdata_file('RG1_J2KR.dcm')
+    )
     print(f'RG1 chest CR 1955x1841, 15 bit, MONOCHROME1; {args.repeats} repeats')
-    print(f'{"file":<22}{"target":>7}{"naive img/s":>12}{"ours img/s":>12}'
-          f'{"ratio":>8}{"decoded at":>14}')
+    print(
+        f'{"file":<22}{"target":>7}{"naive img/s":>12}{"ours img/s":>12}'
+        f'{"ratio":>8}{"decoded at":>14}'
+    )
     for target in args.targets:
         strict = LoadCXRImage(color_type='grayscale', target_long_side=target)
         tolerant = LoadCXRImage(
-            color_type='grayscale',
-            target_long_side=target,
-            reduce_tolerance=args.tolerance)
-        rows = [('uncompressed', files['uncompressed'], strict),
-                ('jpeg2000', files['jpeg2000'], strict),
-                (f'jpeg2000 tol={args.tolerance}', files['jpeg2000'], tolerant)]
+            color_type='grayscale', target_long_side=target, reduce_tolerance=args.tolerance
+        )
+        rows = [
+            ('uncompressed', files['uncompressed'], strict),
+            ('jpeg2000', files['jpeg2000'], strict),
+            (f'jpeg2000 tol={args.tolerance}', files['jpeg2000'], tolerant),
+        ]
         for name, path, loader in rows:
             r_naive = rate(lambda: naive(path, target), args.repeats)
             r_ours = rate(lambda: ours(loader, path, target), args.repeats)
             decoded = loader(dict(img_path=path))['img'].shape
-            print(f'{name:<22}{target:>7}{r_naive:>12.2f}{r_ours:>12.2f}'
-                  f'{r_ours / r_naive:>7.2f}x{str(decoded):>14}')
+            print(
+                f'{name:<22}{target:>7}{r_naive:>12.2f}{r_ours:>12.2f}'
+                f'{r_ours / r_naive:>7.2f}x{str(decoded):>14}'
+            )
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ With ``--device cuda`` the step runs under AMP (fp16 autocast + dynamic loss sca
 mmengine's AmpOptimWrapper) with channels_last tensors, and the hours for 800 epochs of
 the NIH train_val list (86,524 images) on that one GPU are printed.
 """
+
 import argparse
 import copy
 import logging
@@ -32,6 +33,7 @@ STOCK_MODEL = 'configs/_base_/models/barlowtwins_r50.py'
 def cpu_safe_model(config: str, **overrides) -> dict:
     """The config's model with plain BN (SyncBN needs a process group)."""
     from mmengine.config import Config
+
     model = Config.fromfile(osp.join(REPO, config)).model.to_dict()
     model['backbone']['norm_cfg'] = dict(type='BN')
     model['neck']['norm_cfg'] = dict(type='BN1d')
@@ -42,6 +44,7 @@ def cpu_safe_model(config: str, **overrides) -> dict:
 def recipe_optim() -> dict:
     """The recipe's LARS parameter groups, lr for its batch of 768 (0.2 x 3)."""
     from mmengine.config import Config
+
     optim = Config.fromfile(osp.join(REPO, RECIPE)).optim_wrapper.to_dict()
     optim.pop('type')
     optim.pop('loss_scale', None)
@@ -52,6 +55,7 @@ def recipe_optim() -> dict:
 def build(model_cfg: dict, device: str, amp: bool, channels_last: bool, hidden: int):
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
+
     cfg = copy.deepcopy(model_cfg)
     cfg['neck'].update(hid_channels=hidden, out_channels=hidden)
     cfg['head']['in_channels'] = hidden
@@ -97,20 +101,25 @@ def main() -> None:
     if cuda:
         torch.backends.cudnn.benchmark = True
 
-    import cxr_mm  # noqa: F401  (registers BarlowTwinsCXR and friends)
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
+
+    import cxr_mm.register  # noqa: F401  (registers BarlowTwinsCXR and friends)
+
     init_default_scope('mmpretrain')
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-tensor init report
 
     names = ['ours'] if args.only_ours else ['stock', 'ours']
-    cfgs = dict(stock=cpu_safe_model(STOCK_MODEL),
-                ours=cpu_safe_model(RECIPE, backbone_checkpoint=None))
+    cfgs = dict(
+        stock=cpu_safe_model(STOCK_MODEL), ours=cpu_safe_model(RECIPE, backbone_checkpoint=None)
+    )
     built = {n: build(cfgs[n], args.device, cuda, cuda, args.hidden) for n in names}
     g = torch.Generator().manual_seed(0)
     fmt = torch.channels_last if cuda else torch.contiguous_format
-    views = [torch.randn(batch, 3, size, size, generator=g).to(args.device, memory_format=fmt)
-             for _ in range(2)]
+    views = [
+        torch.randn(batch, 3, size, size, generator=g).to(args.device, memory_format=fmt)
+        for _ in range(2)
+    ]
 
     def sync():
         if cuda:
@@ -129,21 +138,28 @@ def main() -> None:
             sync()
             elapsed[n] += time.perf_counter() - t0
 
-    print(f'device={args.device} ({torch.cuda.get_device_name() if cuda else f"{torch.get_num_threads()} threads"}) '
-          f'batch={batch} size={size} projector=2048-{args.hidden}-{args.hidden}-{args.hidden} '
-          f'steps={steps} amp={cuda} channels_last={cuda}')
+    where = torch.cuda.get_device_name() if cuda else f'{torch.get_num_threads()} threads'
+    print(
+        f'device={args.device} ({where}) '
+        f'batch={batch} size={size} projector=2048-{args.hidden}-{args.hidden}-{args.hidden} '
+        f'steps={steps} amp={cuda} channels_last={cuda}'
+    )
     ips = {}
     for n in names:
         ips[n] = batch * steps / elapsed[n]
-        print(f'{n:>5}: {ips[n]:8.2f} images/s  ({elapsed[n] / steps * 1000:.0f} ms/step, '
-              f'last loss {losses[n]:.2f})')
+        print(
+            f'{n:>5}: {ips[n]:8.2f} images/s  ({elapsed[n] / steps * 1000:.0f} ms/step, '
+            f'last loss {losses[n]:.2f})'
+        )
     if 'stock' in ips:
         print(f'ratio ours/stock: {ips["ours"] / ips["stock"]:.3f}  (goal >= 1.0)')
     if cuda:
         hours = EPOCHS * NIH_TRAIN_VAL_IMAGES / ips['ours'] / 3600
-        print(f'implied time for {EPOCHS} epochs x {NIH_TRAIN_VAL_IMAGES} NIH train_val images '
-              f'on this one GPU: {hours:.1f} h (goal <= 12 h; model step only, data loading '
-              f'must keep up at {ips["ours"]:.0f} images/s)')
+        print(
+            f'implied time for {EPOCHS} epochs x {NIH_TRAIN_VAL_IMAGES} NIH train_val images '
+            f'on this one GPU: {hours:.1f} h (goal <= 12 h; model step only, data loading '
+            f'must keep up at {ips["ours"]:.0f} images/s)'
+        )
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """Shared pytest fixtures; plain helpers live in cxr_testing.py."""
-import pytest
 
+import pytest
 from cxr_testing import REPO_ROOT
 
 

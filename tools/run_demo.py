@@ -20,6 +20,7 @@ The demo "shows learning" when the trained detector's validation mAP50 is clearl
 the untrained one's; the run exits with status 1 when it is not (not in --quick mode,
 which trains too briefly to promise it).
 """
+
 import argparse
 import glob
 import json
@@ -41,15 +42,20 @@ MIN_GAIN = 0.05
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='BarlowTwins-CXR end to end on the demo data (CPU)')
-    parser.add_argument('--work-dir', default='work_dirs/demo',
-                        help='all outputs go here (default work_dirs/demo)')
-    parser.add_argument('--data-root', default='data/demo',
-                        help='demo data folder; written when missing')
-    parser.add_argument('--quick', action='store_true',
-                        help='a shortened run (smaller data, a few steps) for tests')
-    parser.add_argument('--regenerate-data', action='store_true',
-                        help='rewrite the demo data even if present')
+        description='BarlowTwins-CXR end to end on the demo data (CPU)'
+    )
+    parser.add_argument(
+        '--work-dir', default='work_dirs/demo', help='all outputs go here (default work_dirs/demo)'
+    )
+    parser.add_argument(
+        '--data-root', default='data/demo', help='demo data folder; written when missing'
+    )
+    parser.add_argument(
+        '--quick', action='store_true', help='a shortened run (smaller data, a few steps) for tests'
+    )
+    parser.add_argument(
+        '--regenerate-data', action='store_true', help='rewrite the demo data even if present'
+    )
     parser.add_argument('--seed', type=int, default=0, help='data and training seed')
     return parser.parse_args(argv)
 
@@ -65,7 +71,8 @@ class Demo:
         self.timings: Dict[str, float] = {}
         self.env = dict(os.environ)
         self.env['PYTHONPATH'] = os.pathsep.join(
-            [REPO] + ([self.env['PYTHONPATH']] if self.env.get('PYTHONPATH') else []))
+            [REPO] + ([self.env['PYTHONPATH']] if self.env.get('PYTHONPATH') else [])
+        )
         self.env.setdefault('MPLBACKEND', 'Agg')
         os.makedirs(self.work_dir, exist_ok=True)
         self.log_dir = osp.join(self.work_dir, 'logs')
@@ -78,8 +85,9 @@ class Demo:
         print(f'\n[{step}] $ {" ".join(shlex.quote(str(a)) for a in args)}', flush=True)
         t0 = time.time()
         with open(log, 'w') as f:  # streamed, so `tail -f` shows progress
-            proc = subprocess.run(cmd, cwd=REPO, env=self.env, stdout=f,
-                                  stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.run(
+                cmd, cwd=REPO, env=self.env, stdout=f, stderr=subprocess.STDOUT, text=True
+            )
         self.timings[step] = time.time() - t0
         if proc.returncode != 0:
             with open(log) as f:
@@ -91,46 +99,66 @@ class Demo:
     def make_data(self) -> None:
         vindr_csv = osp.join(self.data_root, 'vindr', 'train.csv')
         if osp.isfile(vindr_csv) and not self.args.regenerate_data:
-            print(f'\n[data] using the existing demo data in {self.data_root} '
-                  '(--regenerate-data to rewrite it)')
+            print(
+                f'\n[data] using the existing demo data in {self.data_root} '
+                '(--regenerate-data to rewrite it)'
+            )
         else:
-            sizes = ['--nih-images', '32', '--nih-patients', '12', '--vindr-images', '24'] \
-                if self.args.quick else []
-            self.run('data', ['tools/dataset_converters/make_demo_data.py', '--out',
-                              self.data_root, '--seed', str(self.args.seed), *sizes])
+            sizes = (
+                ['--nih-images', '32', '--nih-patients', '12', '--vindr-images', '24']
+                if self.args.quick
+                else []
+            )
+            self.run(
+                'data',
+                [
+                    'tools/dataset_converters/make_demo_data.py',
+                    '--out',
+                    self.data_root,
+                    '--seed',
+                    str(self.args.seed),
+                    *sizes,
+                ],
+            )
         self.outputs['demo data'] = self.data_root
 
     def stage1(self) -> str:
         out = osp.join(self.work_dir, 'stage1')
-        opts = [f'train_dataloader.dataset.data_root={self.data_root}/nih/',
-                f'randomness.seed={self.args.seed}']
+        opts = [
+            f'train_dataloader.dataset.data_root={self.data_root}/nih/',
+            f'randomness.seed={self.args.seed}',
+        ]
         if self.args.quick:
             opts += ['train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=4']
-        self.run('stage1', ['tools/train.py', stage1_config(), '--work-dir', out,
-                            '--cfg-options', *opts])
+        self.run(
+            'stage1', ['tools/train.py', stage1_config(), '--work-dir', out, '--cfg-options', *opts]
+        )
         ckpt = last_checkpoint(out)
         self.outputs['stage-1 checkpoint'] = ckpt
         return ckpt
 
     def extract(self, stage1_ckpt: str) -> str:
         backbone = osp.join(self.work_dir, 'stage1', 'backbone.pth')
-        self.run('extract', ['tools/model_converters/extract_backbone.py', stage1_ckpt,
-                             backbone])
+        self.run('extract', ['tools/model_converters/extract_backbone.py', stage1_ckpt, backbone])
         self.outputs['stage-1 backbone (ResNet-50)'] = backbone
         return backbone
 
     def stage2_options(self, backbone: str) -> List[str]:
         root = f'{self.data_root}/vindr/'
-        return [f'model.backbone.init_cfg.checkpoint={backbone}',
-                f'train_dataloader.dataset.data_root={root}',
-                f'val_dataloader.dataset.data_root={root}',
-                f'test_dataloader.dataset.data_root={root}']
+        return [
+            f'model.backbone.init_cfg.checkpoint={backbone}',
+            f'train_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}',
+        ]
 
     def initial_detector(self, backbone: str) -> str:
         """The detector exactly as stage 2 starts: stage-1 backbone, untrained heads."""
         out = osp.join(self.work_dir, 'stage2_init', 'init_detector.pth')
-        self.run('init-detector', ['tools/run_demo.py', 'save-init', STAGE2_CONFIG, out,
-                                   *self.stage2_options(backbone)])
+        self.run(
+            'init-detector',
+            ['tools/run_demo.py', 'save-init', STAGE2_CONFIG, out, *self.stage2_options(backbone)],
+        )
         self.outputs['untrained detector'] = out
         return out
 
@@ -139,8 +167,9 @@ class Demo:
         opts = self.stage2_options(backbone) + [f'randomness.seed={self.args.seed}']
         if self.args.quick:
             opts += ['train_cfg.max_epochs=1']
-        self.run('stage2', ['tools/train.py', STAGE2_CONFIG, '--work-dir', out,
-                            '--cfg-options', *opts])
+        self.run(
+            'stage2', ['tools/train.py', STAGE2_CONFIG, '--work-dir', out, '--cfg-options', *opts]
+        )
         best = glob.glob(osp.join(out, 'best_vindr_mAP50_*.pth'))
         ckpt = newest(best) if best else last_checkpoint(out)
         self.outputs['stage-2 work dir (logs, tensorboard, val PR curves)'] = out
@@ -153,13 +182,15 @@ class Demo:
     def test(self, name: str, ckpt: str, backbone: str, split: str) -> Dict[str, float]:
         out = osp.join(self.work_dir, name)
         opts = self.stage2_options(backbone) + [f'test_dataloader.dataset.split={split}']
-        self.run(name, ['tools/test.py', STAGE2_CONFIG, ckpt, '--work-dir', out,
-                        '--cfg-options', *opts])
+        self.run(
+            name, ['tools/test.py', STAGE2_CONFIG, ckpt, '--work-dir', out, '--cfg-options', *opts]
+        )
         metrics_file = newest(glob.glob(osp.join(out, '*', 'vindr_eval', 'metrics.json')))
         with open(metrics_file) as f:
             metrics = json.load(f)['metrics']
-        self.outputs[f'{name}: mAP table, metrics.json, PR curves, AP bars'] = \
-            osp.dirname(metrics_file)
+        self.outputs[f'{name}: mAP table, metrics.json, PR curves, AP bars'] = osp.dirname(
+            metrics_file
+        )
         if split == 'test':
             with open(osp.join(osp.dirname(metrics_file), 'table.txt')) as f:
                 print(f.read())
@@ -170,14 +201,30 @@ class Demo:
         out = osp.join(self.work_dir, 'cam')
         # Ablation-CAM costs one forward of the layers after the target per ablated
         # channel: a tenth of layer3's channels keeps it to a minute or two on a CPU.
-        extra = ['--method', 'grad', '--topk', '1'] if self.args.quick else \
-            ['--method', 'ablation', '--fast', '--ratio-channels', '0.1', '--topk', '1']
+        extra = (
+            ['--method', 'grad', '--topk', '1']
+            if self.args.quick
+            else ['--method', 'ablation', '--fast', '--ratio-channels', '0.1', '--topk', '1']
+        )
         for i, image in enumerate(images):
             # Explain the top detections whatever their score (a demo model is weak).
-            self.run(f'cam-{i}', [VIS_CAM, STAGE2_CONFIG, ckpt, image, '--out-dir', out,
-                                  '--score-thr', '0', *extra, '--cfg-options',
-                                  *self.stage2_options(backbone),
-                                  'model.test_cfg.rcnn.score_thr=0.0'])
+            self.run(
+                f'cam-{i}',
+                [
+                    VIS_CAM,
+                    STAGE2_CONFIG,
+                    ckpt,
+                    image,
+                    '--out-dir',
+                    out,
+                    '--score-thr',
+                    '0',
+                    *extra,
+                    '--cfg-options',
+                    *self.stage2_options(backbone),
+                    'model.test_cfg.rcnn.score_thr=0.0',
+                ],
+            )
         if glob.glob(osp.join(out, '*.png')):
             self.outputs['Ablation-CAM overlays'] = out
         else:
@@ -245,12 +292,12 @@ def save_init(argv: List[str]) -> None:
     Usage: tools/run_demo.py save-init CONFIG OUT [key=value ...]
     """
     import torch
+    from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
 
-    import cxr_mm  # noqa: F401
-    from mmdet.registry import MODELS
+    import cxr_mm.register  # noqa: F401
 
     config, out, *options = argv
     cfg = Config.fromfile(config)
@@ -260,8 +307,13 @@ def save_init(argv: List[str]) -> None:
     model = MODELS.build(cfg.model)
     model.init_weights()
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(note='untrained detector: stage-2 initialisation')), out)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(note='untrained detector: stage-2 initialisation'),
+        ),
+        out,
+    )
     print(f'saved the untrained detector to {out}')
 
 
@@ -295,18 +347,25 @@ def main(argv=None) -> int:
         test_metrics=test,
         learned=learned,
         outputs=demo.outputs,
-        step_seconds=demo.timings)
+        step_seconds=demo.timings,
+    )
     with open(osp.join(demo.work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
 
     print('\n' + '=' * 78)
-    print(f'BarlowTwins-CXR demo finished in {summary["minutes"]:.1f} min'
-          + (' (--quick)' if args.quick else ''))
-    print(f'  validation mAP50: untrained detector {before["mAP50"]:.3f} -> '
-          f'trained {after:.3f} ({"+" if gain >= 0 else ""}{gain:.3f}; per epoch '
-          f'{", ".join(f"{v:.3f}" for v in history)})')
-    print(f'  test: mAP50 {test["mAP50"]:.3f}, Kaggle mAP40 {test["mAP40_kaggle"]:.3f}, '
-          f'COCO mAP {test.get("coco_mAP", float("nan")):.3f}')
+    print(
+        f'BarlowTwins-CXR demo finished in {summary["minutes"]:.1f} min'
+        + (' (--quick)' if args.quick else '')
+    )
+    print(
+        f'  validation mAP50: untrained detector {before["mAP50"]:.3f} -> '
+        f'trained {after:.3f} ({"+" if gain >= 0 else ""}{gain:.3f}; per epoch '
+        f'{", ".join(f"{v:.3f}" for v in history)})'
+    )
+    print(
+        f'  test: mAP50 {test["mAP50"]:.3f}, Kaggle mAP40 {test["mAP40_kaggle"]:.3f}, '
+        f'COCO mAP {test.get("coco_mAP", float("nan")):.3f}'
+    )
     print('  outputs:')
     for name, path in demo.outputs.items():
         print(f'    {name}:\n      {path}')

@@ -1,8 +1,9 @@
 """Evaluate a checkpoint (stage-2 mAP table, or stage-1 linear-eval AUCs).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl]
-                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl]
+                     [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -12,8 +13,11 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from cxr_mm.utils.launch import (add_launch_args, load_tool_cfg,  # noqa: E402
-                                 prepare_cfg_for_device)
+from cxr_mm.utils.launch import (
+    add_launch_args,
+    load_tool_cfg,  # noqa: E402
+    prepare_cfg_for_device,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,10 +25,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
-    parser.add_argument(
-        '--out', help='dump predictions to a pickle file (offline evaluation)')
-    parser.add_argument(
-        '--show-dir', help='draw predictions into this folder of the work dir')
+    parser.add_argument('--out', help='dump predictions to a pickle file (offline evaluation)')
+    parser.add_argument('--show-dir', help='draw predictions into this folder of the work dir')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -40,7 +42,8 @@ def main() -> None:
         vis_hook = cfg.default_hooks.get('visualization')
         if vis_hook is None:
             raise RuntimeError(
-                f'{args.config}: --show-dir needs a visualization hook in default_hooks')
+                f'{args.config}: --show-dir needs a visualization hook in default_hooks'
+            )
         if cfg.get('default_scope') == 'mmdet':
             vis_hook.update(draw=True, test_out_dir=args.show_dir)
         else:  # mmpretrain's VisualizationHook
@@ -48,8 +51,7 @@ def main() -> None:
 
     prepare_cfg_for_device(cfg)
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must be a .pkl file, got {args.out}')

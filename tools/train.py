@@ -5,6 +5,7 @@ Flags follow mmdet's ``tools/train.py`` so OpenMMLab users need nothing new::
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                           [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -13,26 +14,34 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from cxr_mm.utils.launch import (add_launch_args, load_tool_cfg,  # noqa: E402
-                                 prepare_cfg_for_device)
+from cxr_mm.utils.launch import (
+    add_launch_args,
+    load_tool_cfg,  # noqa: E402
+    prepare_cfg_for_device,
+)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a cxr-mm model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument(
-        '--amp', action='store_true', help='enable automatic mixed precision')
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the LR by (GPUs x batch) / auto_scale_lr.base_batch_size',
+    )
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
-        help='scale the LR by (GPUs x batch) / auto_scale_lr.base_batch_size')
-    parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work dir '
-        'when no path is given')
+        'when no path is given',
+    )
     parser.add_argument(
-        '--no-validate', action='store_true',
-        help='skip validation during training')
+        '--no-validate', action='store_true', help='skip validation during training'
+    )
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -49,7 +58,8 @@ def main() -> None:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise RuntimeError(
                 f'{args.config}: --auto-scale-lr needs '
-                '`auto_scale_lr = dict(base_batch_size=...)` in the config')
+                '`auto_scale_lr = dict(base_batch_size=...)` in the config'
+            )
         cfg.auto_scale_lr.enable = True
 
     if args.no_validate:
@@ -64,8 +74,7 @@ def main() -> None:
 
     prepare_cfg_for_device(cfg)
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 
 

@@ -1,6 +1,6 @@
 # Runtime for stage-1 (self-supervised) and linear-evaluation configs: mmpretrain scope.
 default_scope = 'mmpretrain'
-custom_imports = dict(imports=['cxr_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['cxr_mm.register'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -12,9 +12,9 @@ model = dict(
     backbone_checkpoint=imagenet_checkpoint,
     # BN, not SyncBN: the demo also runs as a multi-process CPU job (gloo).
     backbone=dict(norm_cfg=dict(type='BN')),
-    neck=dict(hid_channels=proj_channels, out_channels=proj_channels,
-              norm_cfg=dict(type='BN1d')),
-    head=dict(in_channels=proj_channels))
+    neck=dict(hid_channels=proj_channels, out_channels=proj_channels, norm_cfg=dict(type='BN1d')),
+    head=dict(in_channels=proj_channels),
+)
 
 view_scale = 64
 train_dataloader = dict(
@@ -26,11 +26,18 @@ train_dataloader = dict(
         data_root='data/demo/nih/',
         pipeline=[
             dict(type='LoadCXRImage', color_type='color'),
-            dict(type='MultiView', num_views=[1, 1], transforms=[
-                [dict(type='BarlowTwinsCXRView', preset='cxr', view=0, scale=view_scale)],
-                [dict(type='BarlowTwinsCXRView', preset='cxr', view=1, scale=view_scale)]]),
+            dict(
+                type='MultiView',
+                num_views=[1, 1],
+                transforms=[
+                    [dict(type='BarlowTwinsCXRView', preset='cxr', view=0, scale=view_scale)],
+                    [dict(type='BarlowTwinsCXRView', preset='cxr', view=1, scale=view_scale)],
+                ],
+            ),
             dict(type='PackInputs'),
-        ]))
+        ],
+    ),
+)
 
 optim_wrapper = dict(
     _delete_=True,
@@ -41,16 +48,25 @@ optim_wrapper = dict(
             'bn': dict(decay_mult=0),
             'bias': dict(decay_mult=0),
             'downsample.1': dict(decay_mult=0),
-        }))
+        }
+    ),
+)
 max_iters = 12
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 2, eta_min_ratio=1e-2, by_epoch=False,
-         begin=2, end=max_iters),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_iters - 2,
+        eta_min_ratio=1e-2,
+        by_epoch=False,
+        begin=2,
+        end=max_iters,
+    ),
 ]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=6, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=6, max_keep_ckpts=2),
+)
 auto_scale_lr = dict(base_batch_size=8, enable=False)
 log_processor = dict(by_epoch=False)

@@ -18,7 +18,9 @@ model = dict(
     head=dict(
         type='GlobalCrossCorrelationHead',
         in_channels=8192,
-        loss=dict(type='FusedCrossCorrelationLoss', lambd=0.0051)))
+        loss=dict(type='FusedCrossCorrelationLoss', lambd=0.0051),
+    ),
+)
 
 # LARS, base lr for batch 256: 0.2 for weights, 0.2 x 0.024 = 0.0048 for biases and BN
 # (no weight decay, no LARS adaptation), as in facebookresearch/barlowtwins. The batch
@@ -33,22 +35,38 @@ optim_wrapper = dict(
             'bias': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
             # BN of the ResNet downsample branch
             'downsample.1': dict(decay_mult=0, lr_mult=0.024, lars_exclude=True),
-        }))
+        }
+    ),
+)
 
 max_epochs = 800
 warmup_epochs = 10
 # Linear warm-up from ~0, then cosine to 1/1000 of the base lr (per parameter group).
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min_ratio=1e-3,
-         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-4,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True,
+    ),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min_ratio=1e-3,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
 ]
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+)
 
 # lr = 0.2 x (GPUs x per-GPU batch) / 256, i.e. 0.6 at 8 x 96. Enabled here (not only by
 # `--auto-scale-lr`) because the recipe's lr is defined per 256 images.

@@ -10,8 +10,10 @@ pretrained_backbone = 'work_dirs/demo/stage1/backbone.pth'
 model = dict(
     backbone=dict(init_cfg=dict(checkpoint=pretrained_backbone)),
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=600, max_per_img=300), rcnn=dict(sampler=dict(num=128))),
-    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=300)))
+        rpn_proposal=dict(nms_pre=600, max_per_img=300), rcnn=dict(sampler=dict(num=128))
+    ),
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=300)),
+)
 
 data_root = 'data/demo/vindr/'
 img_scale = (256, 256)
@@ -22,7 +24,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='Brightness', prob=0.5, min_mag=0.85, max_mag=1.15),
     dict(type='Contrast', prob=0.5, min_mag=0.85, max_mag=1.15),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadCXRImage', color_type='color', window='voi', backend_args=None),
@@ -30,23 +32,26 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
 ]
 train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(
-        data_root=data_root,
-        filter_cfg=dict(filter_empty_gt=True),
-        pipeline=train_pipeline))
+        data_root=data_root, filter_cfg=dict(filter_empty_gt=True), pipeline=train_pipeline
+    ),
+)
 val_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, pipeline=test_pipeline),
+)
 test_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, pipeline=test_pipeline),
+)
 
 max_epochs = 3
 train_cfg = dict(max_epochs=max_epochs)
@@ -62,7 +67,8 @@ param_scheduler = [
         by_epoch=True,
         begin=0,
         end=max_epochs,
-        convert_to_iter_based=True)
+        convert_to_iter_based=True,
+    ),
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=1))
 # Ablation-CAM of two fixed validation images after every validation, scored against
@@ -70,6 +76,14 @@ default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=1)
 # level, so each ablated forward re-runs layer4, FPN, RPN and RoI head for a batch of
 # channels: on CPU the channel budget (1 % of layer3, one batch) bounds the cost.
 custom_hooks = [
-    dict(type='CAMHook', interval=1, num_images=2, max_boxes=3, score_thr=0.0,
-         ratio_channels_to_ablate=0.01, batch_size=20, rpn_max_per_img=30)
+    dict(
+        type='CAMHook',
+        interval=1,
+        num_images=2,
+        max_boxes=3,
+        score_thr=0.0,
+        ratio_channels_to_ablate=0.01,
+        batch_size=20,
+        rpn_max_per_img=30,
+    )
 ]

@@ -8,4 +8,6 @@ train_dataloader = dict(
         type='LabelFractionDataset',
         fraction=0.1,
         seed=0,
-        dataset={{_base_.train_dataloader.dataset}}))
+        dataset={{_base_.train_dataloader.dataset}},
+    )
+)

@@ -22,7 +22,10 @@ model = dict(
         init_cfg=dict(
             _delete_=True,  # the model base has init_cfg=None
             type='StrictPretrained',
-            checkpoint=pretrained_backbone)))
+            checkpoint=pretrained_backbone,
+        )
+    )
+)
 
 max_epochs = 50
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
@@ -30,8 +33,8 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
     dict(
@@ -41,14 +44,16 @@ param_scheduler = [
         by_epoch=True,
         begin=0,
         end=max_epochs,
-        convert_to_iter_based=True)
+        convert_to_iter_based=True,
+    ),
 ]
 
 # Model selection on validation, never on test.
 default_hooks = dict(
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=2,
-        save_best='vindr/mAP50', rule='greater'))
+        type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='vindr/mAP50', rule='greater'
+    )
+)
 
 # lr 0.02 is for 8 GPUs x 2 images; --auto-scale-lr rescales it to yours.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -4,5 +4,5 @@ _base_ = './resnet50-bt-cxr_linear-1xb64-coslr-30e_nih-224.py'
 
 model = dict(backbone=dict(frozen_stages=-1, norm_eval=False))
 optim_wrapper = dict(
-    optimizer=dict(lr=0.01),
-    paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.0)}))
+    optimizer=dict(lr=0.01), paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.0)})
+)

@@ -17,23 +17,26 @@ model = dict(
         type='ResNet',
         depth=50,
         num_stages=4,
-        out_indices=(3, ),
+        out_indices=(3,),
         frozen_stages=4,
         norm_eval=True,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained_backbone)),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained_backbone),
+    ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='MultiLabelLinearClsHead',
         num_classes=14,
         in_channels=2048,
         loss=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        init_cfg=dict(type='Normal', layer='Linear', std=0.01)))
+        init_cfg=dict(type='Normal', layer='Linear', std=0.01),
+    ),
+)
 
 # The authors' classifier recipe: SGD momentum 0.9, lr 0.3 at batch 64, wd 1e-6, cosine.
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.3, momentum=0.9, weight_decay=1e-6))
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.3, momentum=0.9, weight_decay=1e-6)
+)
 max_epochs = 30
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)
@@ -44,6 +47,8 @@ test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1,
-                    save_best='AUC/mean', rule='greater'))
+    checkpoint=dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=1, save_best='AUC/mean', rule='greater'
+    ),
+)
 auto_scale_lr = dict(base_batch_size=64)

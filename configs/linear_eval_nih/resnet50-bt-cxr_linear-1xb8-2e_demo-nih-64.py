@@ -18,12 +18,24 @@ test_pipeline = [
     dict(type='Resize', scale=(64, 64), backend='pillow'),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=demo_root, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=demo_root, pipeline=test_pipeline))
-test_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False,
-                       dataset=dict(data_root=demo_root, pipeline=test_pipeline))
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=demo_root, pipeline=train_pipeline),
+)
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=demo_root, pipeline=test_pipeline),
+)
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=demo_root, pipeline=test_pipeline),
+)
 
 optim_wrapper = dict(optimizer=dict(lr=0.05))
 max_epochs = 2

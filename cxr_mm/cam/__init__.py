@@ -4,11 +4,19 @@
 ``grad-cam`` (and its scikit-learn/scipy imports) loads on first use, so
 ``import cxr_mm`` stays fast for training processes that never draw a CAM.
 """
+
 import importlib
 
-from .scores import (SCORE_NAMES, boxes_mask, energy_in_boxes,
-                     heatmap_box_iou, localisation_scores, paired_difference,
-                     pointing_game, summarise)
+from .scores import (
+    SCORE_NAMES,
+    boxes_mask,
+    energy_in_boxes,
+    heatmap_box_iou,
+    localisation_scores,
+    paired_difference,
+    pointing_game,
+    summarise,
+)
 
 _LAZY = {
     'BatchedAblationCAM': 'ablation_cam',
@@ -40,6 +48,12 @@ def __getattr__(name):
 
 
 __all__ = [
-    'SCORE_NAMES', 'boxes_mask', 'energy_in_boxes', 'heatmap_box_iou',
-    'localisation_scores', 'paired_difference', 'pointing_game', 'summarise'
+    'SCORE_NAMES',
+    'boxes_mask',
+    'energy_in_boxes',
+    'heatmap_box_iou',
+    'localisation_scores',
+    'paired_difference',
+    'pointing_game',
+    'summarise',
 ] + list(_LAZY)

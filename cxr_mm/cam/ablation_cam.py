@@ -17,6 +17,7 @@ reproduces grad-cam's numbers exactly while
 * batching ablated channels like grad-cam (same batch composition, so the
   same ablation values, see ``AblationLayer.__call__``).
 """
+
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -102,21 +103,25 @@ class BatchedAblationCAM:
             activations for every batch (fastest; equal up to that noise).
     """
 
-    def __init__(self,
-                 model: nn.Module,
-                 target_layer: nn.Module,
-                 batch_size: int = 32,
-                 ratio_channels_to_ablate: float = 1.0,
-                 ablation_layer: Optional[AblationLayer] = None,
-                 exact: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layer: nn.Module,
+        batch_size: int = 32,
+        ratio_channels_to_ablate: float = 1.0,
+        ablation_layer: Optional[AblationLayer] = None,
+        exact: bool = True,
+    ) -> None:
         if not 0.0 < ratio_channels_to_ablate <= 1.0:
-            raise ValueError('ratio_channels_to_ablate must be in (0, 1], '
-                             f'got {ratio_channels_to_ablate}')
+            raise ValueError(
+                f'ratio_channels_to_ablate must be in (0, 1], got {ratio_channels_to_ablate}'
+            )
         if 0.5 < ratio_channels_to_ablate < 1.0:
             raise ValueError(
                 'ratio_channels_to_ablate in (0.5, 1) makes grad-cam ablate '
                 'channels twice (it keeps the top AND bottom `ratio` of '
-                'channels); use <= 0.5 or 1.0')
+                'channels); use <= 0.5 or 1.0'
+            )
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.model = model
@@ -149,14 +154,16 @@ class BatchedAblationCAM:
 
         def caller(name: str) -> str:
             parent = name.rsplit('.', 1)[0] if '.' in name else ''
-            while parent and isinstance(by_name.get(parent),
-                                        (nn.ModuleList, nn.ModuleDict)):
+            while parent and isinstance(by_name.get(parent), (nn.ModuleList, nn.ModuleDict)):
                 parent = parent.rsplit('.', 1)[0] if '.' in parent else ''
             return parent
 
         return [
-            m for m, name in self._names.items()
-            if name and name != target_name and name not in ancestors
+            m
+            for m, name in self._names.items()
+            if name
+            and name != target_name
+            and name not in ancestors
             and not isinstance(m, (nn.ModuleList, nn.ModuleDict))
             and caller(name) in ancestors
         ]
@@ -181,7 +188,8 @@ class BatchedAblationCAM:
                 if state['target_started']:
                     raise ValueError(
                         'the target layer is called more than once per '
-                        'forward; choose a layer that runs once')
+                        'forward; choose a layer that runs once'
+                    )
                 state['target_started'] = True
             elif state['target_started']:
                 called_after.add(module)
@@ -189,8 +197,7 @@ class BatchedAblationCAM:
         def post_hook(module, args, output):
             if module is self.target_layer:
                 state['activations'] = output
-            elif (not state['target_started'] and module in candidates
-                  and _is_cacheable(output)):
+            elif not state['target_started'] and module in candidates and _is_cacheable(output):
                 # Cloned: later in-place ops (ReLU(inplace)) must not alter it.
                 finished_before[module] = _clone(output)
 
@@ -216,9 +223,9 @@ class BatchedAblationCAM:
         return outputs, state['activations'], cache
 
     # ------------------------------------------------------------------
-    def __call__(self, input_tensor: Tensor,
-                 targets: Sequence[Callable]) -> Tuple[np.ndarray,
-                                                       np.ndarray]:
+    def __call__(
+        self, input_tensor: Tensor, targets: Sequence[Callable]
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Heatmaps of one image for each target.
 
         Args:
@@ -233,18 +240,17 @@ class BatchedAblationCAM:
             no defined ablation weights: its heatmap is all zeros.
         """
         if input_tensor.dim() != 4 or input_tensor.shape[0] != 1:
-            raise ValueError('input_tensor must have shape (1, C, H, W), '
-                             f'got {tuple(input_tensor.shape)}')
+            raise ValueError(
+                f'input_tensor must have shape (1, C, H, W), got {tuple(input_tensor.shape)}'
+            )
         targets = list(targets)
         outputs, activations, cache = self._record_forward(input_tensor)
         self.num_cached_modules = len(cache)
-        original = np.float32(
-            [t(outputs[0]).cpu().item() for t in targets])
+        original = np.float32([t(outputs[0]).cpu().item() for t in targets])
         act_np = activations.detach().cpu().numpy()
         num_channels = act_np.shape[1]
         layer = self.ablation_layer
-        channels = layer.activations_to_be_ablated(
-            act_np[0, :], self.ratio_channels_to_ablate)
+        channels = layer.activations_to_be_ablated(act_np[0, :], self.ratio_channels_to_ablate)
         channels = np.asarray(channels)
         # No box found by the detector: no weights to compute.
         n = len(channels) if (original != 0).any() else 0
@@ -256,32 +262,31 @@ class BatchedAblationCAM:
         with torch.no_grad():
             for start in range(0, n, self.batch_size):
                 b = min(self.batch_size, n - start)
-                layer.indices = channels[start:start + b]
+                layer.indices = channels[start : start + b]
                 layer.set_next_batch(
-                    input_batch_index=0,
-                    activations=activations,
-                    num_channels_to_ablate=b)
+                    input_batch_index=0, activations=activations, num_channels_to_ablate=b
+                )
                 ablated = layer(None)
                 patches = {self.target_layer: lambda *a, _x=ablated, **k: _x}
                 handles = []
                 if not self.exact:
-                    patches.update({
-                        m: (lambda *a, _o=o, _b=b, **k: _repeat(_o, _b))
-                        for m, o in cache.items()
-                    })
+                    patches.update(
+                        {m: (lambda *a, _o=o, _b=b, **k: _repeat(_o, _b)) for m, o in cache.items()}
+                    )
                 elif b in by_size:
-                    patches.update({
-                        m: (lambda *a, _o=o, **k: _clone(_o))
-                        for m, o in by_size[b].items()
-                    })
+                    patches.update(
+                        {m: (lambda *a, _o=o, **k: _clone(_o)) for m, o in by_size[b].items()}
+                    )
                 else:
                     # First batch of this size: the layers before the
                     # target run (as in grad-cam); keep their outputs.
                     captured = by_size[b] = {}
                     for m in cache:
-                        handles.append(m.register_forward_hook(
-                            lambda mod, a, out, _c=captured:
-                            _c.__setitem__(mod, _clone(out))))
+                        handles.append(
+                            m.register_forward_hook(
+                                lambda mod, a, out, _c=captured: _c.__setitem__(mod, _clone(out))
+                            )
+                        )
                     self.num_upstream_runs += 1
                 try:
                     with _ForwardPatch(patches):
@@ -291,23 +296,19 @@ class BatchedAblationCAM:
                         h.remove()
                 self.num_forwards += 1
                 for ti, target in enumerate(targets):
-                    new_scores[ti, start:start + b] = [
-                        target(o).cpu().item() for o in outs
-                    ]
+                    new_scores[ti, start : start + b] = [target(o).cpu().item() for o in outs]
         self.num_channels_ablated = n
 
         # Skipped channels keep the original score (grad-cam's
         # assemble_ablation_scores), i.e. weight 0.
         weights = np.repeat(original[:, None], num_channels, axis=1)
         weights[:, channels[:n]] = new_scores
-        cams = np.zeros((len(targets), ) + tuple(input_tensor.shape[-2:]),
-                        dtype=np.float32)
+        cams = np.zeros((len(targets),) + tuple(input_tensor.shape[-2:]), dtype=np.float32)
         size = (input_tensor.shape[-1], input_tensor.shape[-2])
         for ti in range(len(targets)):
             if original[ti] == 0:
                 continue
-            w = (original[ti:ti + 1, None] - weights[ti:ti + 1]) / \
-                original[ti:ti + 1, None]
+            w = (original[ti : ti + 1, None] - weights[ti : ti + 1]) / original[ti : ti + 1, None]
             cam = (w[:, :, None, None] * act_np).sum(axis=1)
             cam = np.maximum(cam, 0)
             cams[ti] = scale_cam_image(scale_cam_image(cam, size))[0]

@@ -13,6 +13,7 @@ The box target is grad-cam's ``FasterRCNNBoxScoreTarget`` for a single box:
 IoU with the best-overlapping output box plus its score, when that box has
 the focal label and IoU above ``iou_thr`` (else 0).
 """
+
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
@@ -38,25 +39,26 @@ def get_target_layer(detector: nn.Module, name: str) -> nn.Module:
     except AttributeError:
         top = [n for n, _ in detector.named_children()]
         hints = [
-            n for n, _ in detector.named_modules()
+            n
+            for n, _ in detector.named_modules()
             if n.count('.') <= 1 and n.split('.')[0] in ('backbone', 'neck')
         ]
         raise ValueError(
             f'target layer {name!r} not found in {type(detector).__name__} '
-            f'(children: {top}; e.g. {hints[:12]})') from None
+            f'(children: {top}; e.g. {hints[:12]})'
+        ) from None
 
 
-def box_targets(boxes: np.ndarray,
-                labels: np.ndarray,
-                iou_thr: float = 0.5) -> List[FasterRCNNBoxScoreTarget]:
+def box_targets(
+    boxes: np.ndarray, labels: np.ndarray, iou_thr: float = 0.5
+) -> List[FasterRCNNBoxScoreTarget]:
     """One grad-cam box target per box (each explains a single box)."""
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     labels = np.asarray(labels).reshape(-1)
     if len(boxes) != len(labels):
         raise ValueError(f'{len(boxes)} boxes but {len(labels)} labels')
     return [
-        FasterRCNNBoxScoreTarget(
-            labels=[int(lab)], bounding_boxes=[box], iou_threshold=iou_thr)
+        FasterRCNNBoxScoreTarget(labels=[int(lab)], bounding_boxes=[box], iou_threshold=iou_thr)
         for box, lab in zip(boxes, labels)
     ]
 
@@ -74,6 +76,7 @@ class CAMResult:
             image (NaN for EigenCAM, which has no target).
         stats (dict): cost figures (forwards, channels, seconds).
     """
+
     cams: np.ndarray
     valid: np.ndarray
     target_scores: np.ndarray
@@ -100,17 +103,18 @@ class DetCAM:
             budgets and equal up to kernel rounding noise.
     """
 
-    def __init__(self,
-                 detector: nn.Module,
-                 method: str = 'ablation',
-                 target_layer: str = 'backbone.layer3',
-                 ratio_channels_to_ablate: float = 1.0,
-                 batch_size: int = 32,
-                 iou_thr: float = 0.5,
-                 exact: bool = True) -> None:
+    def __init__(
+        self,
+        detector: nn.Module,
+        method: str = 'ablation',
+        target_layer: str = 'backbone.layer3',
+        ratio_channels_to_ablate: float = 1.0,
+        batch_size: int = 32,
+        iou_thr: float = 0.5,
+        exact: bool = True,
+    ) -> None:
         if method not in CAM_METHODS:
-            raise ValueError(f'unknown CAM method {method!r}; '
-                             f'choose from {CAM_METHODS}')
+            raise ValueError(f'unknown CAM method {method!r}; choose from {CAM_METHODS}')
         self.method = method
         self.target_layer_name = target_layer
         self.ratio_channels_to_ablate = ratio_channels_to_ablate
@@ -125,11 +129,13 @@ class DetCAM:
                 self.target_layer,
                 batch_size=batch_size,
                 ratio_channels_to_ablate=ratio_channels_to_ablate,
-                exact=exact)
+                exact=exact,
+            )
         elif method == 'ablation-gradcam':
             # Same validation as ours: grad-cam silently breaks there.
-            BatchedAblationCAM(self.wrapper, self.target_layer, batch_size,
-                               ratio_channels_to_ablate)
+            BatchedAblationCAM(
+                self.wrapper, self.target_layer, batch_size, ratio_channels_to_ablate
+            )
 
     @torch.no_grad()
     def detect(self, inputs: Tensor, data_sample) -> Dict[str, np.ndarray]:
@@ -145,12 +151,12 @@ class DetCAM:
         order = torch.argsort(out['scores'], descending=True, stable=True)
         return {k: v[order].detach().cpu().numpy() for k, v in out.items()}
 
-    def __call__(self, inputs: Tensor, data_sample,
-                 boxes: np.ndarray, labels: np.ndarray) -> CAMResult:
+    def __call__(
+        self, inputs: Tensor, data_sample, boxes: np.ndarray, labels: np.ndarray
+    ) -> CAMResult:
         """Heatmaps for ``boxes`` (K, 4, input frame) with ``labels`` (K,)."""
         if inputs.dim() != 4 or inputs.shape[0] != 1:
-            raise ValueError('inputs must be one image (1, C, H, W), got '
-                             f'{tuple(inputs.shape)}')
+            raise ValueError(f'inputs must be one image (1, C, H, W), got {tuple(inputs.shape)}')
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         self.wrapper.set_data_sample(data_sample)
@@ -162,8 +168,11 @@ class DetCAM:
             if len(boxes) == 0:
                 h, w = inputs.shape[-2:]
                 return CAMResult(
-                    np.zeros((0, h, w), np.float32), np.zeros(0, bool),
-                    np.zeros(0, np.float32), stats)
+                    np.zeros((0, h, w), np.float32),
+                    np.zeros(0, bool),
+                    np.zeros(0, np.float32),
+                    stats,
+                )
             targets = box_targets(boxes, labels, self.iou_thr)
             if self.method == 'ablation':
                 cams, scores = self._fast(inputs, targets)
@@ -171,7 +180,8 @@ class DetCAM:
                     forwards=self._fast.num_forwards,
                     channels_ablated=self._fast.num_channels_ablated,
                     upstream_runs=self._fast.num_upstream_runs,
-                    cached_modules=self._fast.num_cached_modules)
+                    cached_modules=self._fast.num_cached_modules,
+                )
             elif self.method == 'ablation-gradcam':
                 cams, scores = self._gradcam_ablation(inputs, targets)
             elif self.method == 'grad':
@@ -195,10 +205,12 @@ class DetCAM:
     def _gradcam_ablation(self, inputs, targets):
         cams, scores = [], []
         cam = AblationCAM(
-            self.wrapper, [self.target_layer],
+            self.wrapper,
+            [self.target_layer],
             ablation_layer=AblationLayer(),
             batch_size=self.batch_size,
-            ratio_channels_to_ablate=self.ratio_channels_to_ablate)
+            ratio_channels_to_ablate=self.ratio_channels_to_ablate,
+        )
         try:
             for target, score in zip(targets, self._box_scores(inputs, targets)):
                 scores.append(score)
@@ -234,8 +246,7 @@ class DetCAM:
                 heat = cam(inputs, targets=[None])[0]
         finally:
             cam.activations_and_grads.release()
-        return (np.repeat(heat[None], num_boxes, axis=0),
-                np.full(num_boxes, np.nan, np.float32))
+        return (np.repeat(heat[None], num_boxes, axis=0), np.full(num_boxes, np.nan, np.float32))
 
 
 def renormalize_in_box(cam: np.ndarray, box: Sequence[float]) -> np.ndarray:
@@ -245,6 +256,7 @@ def renormalize_in_box(cam: np.ndarray, box: Sequence[float]) -> np.ndarray:
     within its own box rather than the image-wide peak.
     """
     from .scores import boxes_mask
+
     mask = boxes_mask(box, cam.shape)
     out = np.zeros_like(cam, dtype=np.float32)
     if not mask.any():
@@ -255,10 +267,12 @@ def renormalize_in_box(cam: np.ndarray, box: Sequence[float]) -> np.ndarray:
     return out
 
 
-def select_boxes(dets: Dict[str, np.ndarray],
-                 topk: Optional[int] = None,
-                 score_thr: float = 0.0,
-                 box_index: Optional[Sequence[int]] = None) -> np.ndarray:
+def select_boxes(
+    dets: Dict[str, np.ndarray],
+    topk: Optional[int] = None,
+    score_thr: float = 0.0,
+    box_index: Optional[Sequence[int]] = None,
+) -> np.ndarray:
     """Indices of detections to explain (``dets`` sorted by score).
 
     ``box_index`` picks explicit indices (into the sorted detections);
@@ -269,8 +283,7 @@ def select_boxes(dets: Dict[str, np.ndarray],
         idx = np.asarray(list(box_index), dtype=np.int64)
         bad = idx[(idx < 0) | (idx >= n)]
         if bad.size:
-            raise IndexError(f'box index {bad.tolist()} out of range: '
-                             f'{n} detections')
+            raise IndexError(f'box index {bad.tolist()} out of range: {n} detections')
         return idx
     idx = np.flatnonzero(dets['scores'] >= score_thr)
     if topk is not None:

@@ -5,6 +5,7 @@ Images go through the config's test pipeline (``LoadCXRImage`` reads DICOM
 with its VOI LUT and photometric interpretation, or PNG), then through the
 detector's data preprocessor, exactly as in ``runner.test()``.
 """
+
 import copy
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -27,6 +28,7 @@ class CAMInput:
         gt_boxes (np.ndarray): (N, 4) ground truth in the input frame.
         gt_labels (np.ndarray): (N,) ground-truth labels.
     """
+
     inputs: Tensor
     data_sample: object
     image: np.ndarray
@@ -45,16 +47,17 @@ def resize_pipeline(pipeline: Compose, input_size: Optional[int]) -> Compose:
     pipeline = copy.deepcopy(pipeline)
     found = False
     for t in pipeline.transforms:
-        if type(t).__name__ in ('Resize', 'FixShapeResize') and hasattr(
-                t, 'scale'):
+        if type(t).__name__ in ('Resize', 'FixShapeResize') and hasattr(t, 'scale'):
             t.scale = (int(input_size), int(input_size))
             t.scale_factor = None
             if hasattr(t, 'keep_ratio'):
                 t.keep_ratio = True
             found = True
     if not found:
-        raise ValueError('input_size is set but the pipeline has no Resize '
-                         f'step: {[type(t).__name__ for t in pipeline]}')
+        raise ValueError(
+            'input_size is set but the pipeline has no Resize '
+            f'step: {[type(t).__name__ for t in pipeline]}'
+        )
     return pipeline
 
 
@@ -62,6 +65,7 @@ def build_test_pipeline(cfg, input_size: Optional[int] = None) -> Compose:
     """The config's test pipeline (mmdet's ``get_test_pipeline_cfg``)."""
     from mmdet.utils import get_test_pipeline_cfg
     from mmengine.registry import init_default_scope
+
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     return resize_pipeline(Compose(get_test_pipeline_cfg(cfg)), input_size)
 
@@ -92,8 +96,7 @@ def _instances_to_input_frame(instances, metainfo):
     pixels there, to compare with rescaled predictions).
     """
     keep = [i for i in instances if not i.get('ignore_flag', 0)]
-    boxes = np.asarray([i['bbox'] for i in keep],
-                       dtype=np.float32).reshape(-1, 4)
+    boxes = np.asarray([i['bbox'] for i in keep], dtype=np.float32).reshape(-1, 4)
     labels = np.asarray([i['bbox_label'] for i in keep], dtype=np.int64)
     sx, sy = metainfo.get('scale_factor', (1.0, 1.0))[:2]
     boxes = boxes * np.asarray([sx, sy, sx, sy], dtype=np.float32)
@@ -102,8 +105,7 @@ def _instances_to_input_frame(instances, metainfo):
     return boxes, labels
 
 
-def preprocess(model: nn.Module, packed: dict,
-               instances: Optional[list] = None) -> CAMInput:
+def preprocess(model: nn.Module, packed: dict, instances: Optional[list] = None) -> CAMInput:
     """Run the data preprocessor on one packed pipeline output.
 
     ``instances`` (a data_info's, original pixels) give the ground truth;
@@ -113,14 +115,12 @@ def preprocess(model: nn.Module, packed: dict,
         data = model.data_preprocessor(pseudo_collate([packed]), False)
     sample = data['data_samples'][0]
     h, w = sample.metainfo['img_shape'][:2]
-    bgr = bool(getattr(model.data_preprocessor, '_channel_conversion',
-                       False))
+    bgr = bool(getattr(model.data_preprocessor, '_channel_conversion', False))
     image = _to_rgb_uint8(packed['inputs'], bgr)[:h, :w]
     gt_boxes = np.zeros((0, 4), np.float32)
-    gt_labels = np.zeros((0, ), np.int64)
+    gt_labels = np.zeros((0,), np.int64)
     if instances is not None:
-        gt_boxes, gt_labels = _instances_to_input_frame(
-            instances, sample.metainfo)
+        gt_boxes, gt_labels = _instances_to_input_frame(instances, sample.metainfo)
     elif 'gt_instances' in sample:
         b = sample.gt_instances.bboxes
         b = getattr(b, 'tensor', b)
@@ -129,8 +129,7 @@ def preprocess(model: nn.Module, packed: dict,
     return CAMInput(data['inputs'], sample, image, gt_boxes, gt_labels)
 
 
-def load_image(model: nn.Module, pipeline: Callable,
-               img_path: str) -> CAMInput:
+def load_image(model: nn.Module, pipeline: Callable, img_path: str) -> CAMInput:
     """Read ``img_path`` (DICOM or PNG) with the test pipeline."""
     packed = pipeline(dict(img_path=str(img_path), img_id=0))
     if packed is None:
@@ -138,12 +137,10 @@ def load_image(model: nn.Module, pipeline: Callable,
     return preprocess(model, packed)
 
 
-def load_dataset_item(model: nn.Module, dataset, pipeline: Callable,
-                      index: int) -> CAMInput:
+def load_dataset_item(model: nn.Module, dataset, pipeline: Callable, index: int) -> CAMInput:
     """Item ``index`` of ``dataset`` through ``pipeline`` (with its GT)."""
     info = dataset.get_data_info(index)
     packed = pipeline(copy.deepcopy(info))
     if packed is None:
-        raise ValueError(f'dataset item {index} '
-                         f'({info.get("img_path")}): dropped by the pipeline')
+        raise ValueError(f'dataset item {index} ({info.get("img_path")}): dropped by the pipeline')
     return preprocess(model, packed, info.get('instances', []))

@@ -1,5 +1,6 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 """Build a detector from a config and a local checkpoint for CAM tools."""
+
 from typing import List, Optional, Tuple
 
 from mmengine.config import Config
@@ -12,6 +13,7 @@ def class_names_from_config(cfg: Config) -> Optional[List[str]]:
     """Class names of the test dataset: ``metainfo`` in the config, else the
     dataset class's ``METAINFO``."""
     from mmdet.registry import DATASETS
+
     ds = cfg.get('test_dataloader', {}).get('dataset', {})
     while 'dataset' in ds and 'metainfo' not in ds:
         ds = ds['dataset']
@@ -23,18 +25,19 @@ def class_names_from_config(cfg: Config) -> Optional[List[str]]:
     return list(classes) if classes else None
 
 
-def init_detector(config, checkpoint: Optional[str], device: str = 'cpu',
-                  cfg_options: Optional[dict] = None
-                  ) -> Tuple[nn.Module, Config, Optional[List[str]]]:
+def init_detector(
+    config, checkpoint: Optional[str], device: str = 'cpu', cfg_options: Optional[dict] = None
+) -> Tuple[nn.Module, Config, Optional[List[str]]]:
     """Detector in eval mode, its config and its class names.
 
     Class names come from the checkpoint's ``dataset_meta`` when saved by
     mmengine, else from the config's test dataset (never mmdet's COCO
     fallback).
     """
-    import cxr_mm  # noqa: F401  (safe checkpoint loader, registries)
     from mmdet.registry import MODELS
     from mmengine.runner import load_checkpoint
+
+    import cxr_mm.register  # noqa: F401  (safe checkpoint loader, registries)
 
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:

@@ -13,6 +13,7 @@ The BarlowTwins-CXR paper only shows Ablation-CAM pictures; these scores make
 Boxes are ``[x1, y1, x2, y2]`` in the heatmap's pixel frame; pixel ``(r, c)``
 belongs to a box when its centre ``(c + 0.5, r + 0.5)`` lies inside.
 """
+
 from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
@@ -27,8 +28,9 @@ def boxes_mask(boxes: BoxesLike, shape: Sequence[int]) -> np.ndarray:
     mask = np.zeros((h, w), dtype=bool)
     for x1, y1, x2, y2 in boxes:
         if not (x2 >= x1 and y2 >= y1):
-            raise ValueError(f'invalid box [{x1}, {y1}, {x2}, {y2}]: '
-                             'expected x1 <= x2 and y1 <= y2')
+            raise ValueError(
+                f'invalid box [{x1}, {y1}, {x2}, {y2}]: expected x1 <= x2 and y1 <= y2'
+            )
         c1 = int(np.clip(np.ceil(x1 - 0.5), 0, w))
         c2 = int(np.clip(np.ceil(x2 - 0.5), 0, w))
         r1 = int(np.clip(np.ceil(y1 - 0.5), 0, h))
@@ -46,9 +48,7 @@ def _check(heatmap: np.ndarray) -> np.ndarray:
     return heatmap
 
 
-def pointing_game(heatmap: np.ndarray,
-                  boxes: BoxesLike,
-                  tolerance: float = 0.0) -> Optional[bool]:
+def pointing_game(heatmap: np.ndarray, boxes: BoxesLike, tolerance: float = 0.0) -> Optional[bool]:
     """Whether the heatmap's peak falls inside one of ``boxes``.
 
     Args:
@@ -66,8 +66,7 @@ def pointing_game(heatmap: np.ndarray,
     r, c = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
     px, py = c + 0.5, r + 0.5
     for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
-        if (x1 - tolerance <= px <= x2 + tolerance
-                and y1 - tolerance <= py <= y2 + tolerance):
+        if x1 - tolerance <= px <= x2 + tolerance and y1 - tolerance <= py <= y2 + tolerance:
             return True
     return False
 
@@ -86,9 +85,7 @@ def energy_in_boxes(heatmap: np.ndarray, boxes: BoxesLike) -> Optional[float]:
     return float(heatmap[boxes_mask(boxes, heatmap.shape)].sum() / total)
 
 
-def heatmap_box_iou(heatmap: np.ndarray,
-                    boxes: BoxesLike,
-                    thr: float = 0.5) -> Optional[float]:
+def heatmap_box_iou(heatmap: np.ndarray, boxes: BoxesLike, thr: float = 0.5) -> Optional[float]:
     """IoU between ``heatmap >= thr * max`` and the union of ``boxes``.
 
     Returns None for an all-zero heatmap.
@@ -103,23 +100,24 @@ def heatmap_box_iou(heatmap: np.ndarray,
     return float(np.logical_and(hot, box).sum() / union)
 
 
-def localisation_scores(heatmap: np.ndarray,
-                        boxes: BoxesLike,
-                        thr: float = 0.5,
-                        tolerance: float = 0.0) -> Dict[str, Optional[float]]:
+def localisation_scores(
+    heatmap: np.ndarray, boxes: BoxesLike, thr: float = 0.5, tolerance: float = 0.0
+) -> Dict[str, Optional[float]]:
     """All three scores; values are None when the heatmap is all zeros."""
     hit = pointing_game(heatmap, boxes, tolerance)
     return dict(
         pointing=None if hit is None else float(hit),
         energy=energy_in_boxes(heatmap, boxes),
-        iou=heatmap_box_iou(heatmap, boxes, thr))
+        iou=heatmap_box_iou(heatmap, boxes, thr),
+    )
 
 
 SCORE_NAMES = ('pointing', 'energy', 'iou')
 
 
-def summarise(records: Sequence[dict],
-              class_names: Optional[Sequence[str]] = None) -> Dict[str, dict]:
+def summarise(
+    records: Sequence[dict], class_names: Optional[Sequence[str]] = None
+) -> Dict[str, dict]:
     """Mean scores per class and overall from per-box records.
 
     Args:
@@ -146,10 +144,9 @@ def summarise(records: Sequence[dict],
     return out
 
 
-def paired_difference(a: Sequence[float],
-                      b: Sequence[float],
-                      num_bootstrap: int = 2000,
-                      seed: int = 0) -> Dict[str, float]:
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], num_bootstrap: int = 2000, seed: int = 0
+) -> Dict[str, float]:
     """Mean of ``b - a`` over paired items with a percentile bootstrap 95% CI.
 
     Used by ``cam_eval.py``: both checkpoints explain the same ground-truth
@@ -158,12 +155,16 @@ def paired_difference(a: Sequence[float],
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f'paired samples differ in length: {a.shape} '
-                         f'vs {b.shape}')
+        raise ValueError(f'paired samples differ in length: {a.shape} vs {b.shape}')
     if a.size == 0:
-        return dict(n=0, mean_a=float('nan'), mean_b=float('nan'),
-                    diff=float('nan'), ci_low=float('nan'),
-                    ci_high=float('nan'))
+        return dict(
+            n=0,
+            mean_a=float('nan'),
+            mean_b=float('nan'),
+            diff=float('nan'),
+            ci_low=float('nan'),
+            ci_high=float('nan'),
+        )
     d = b - a
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, d.size, size=(num_bootstrap, d.size))
@@ -174,4 +175,5 @@ def paired_difference(a: Sequence[float],
         mean_b=float(b.mean()),
         diff=float(d.mean()),
         ci_low=float(np.percentile(boot, 2.5)),
-        ci_high=float(np.percentile(boot, 97.5)))
+        ci_high=float(np.percentile(boot, 97.5)),
+    )

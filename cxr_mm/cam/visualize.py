@@ -1,5 +1,6 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 """Heatmap overlays with ground-truth and predicted boxes."""
+
 from typing import Optional, Sequence
 
 import cv2
@@ -22,30 +23,30 @@ def _draw(img, box, color, text, thickness):
     x1, y1, x2, y2 = [int(round(v)) for v in box]
     x1, x2 = np.clip([x1, x2], 0, w - 1)
     y1, y2 = np.clip([y1, y2], 0, h - 1)
-    cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)), color,
-                  thickness)
+    cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)), color, thickness)
     if text:
         scale = max(0.3, min(h, w) / 800)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX,
-                                         scale, 1)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         ty = int(y1) - 2 if int(y1) - th - 2 >= 0 else int(y1) + th + 2
-        cv2.rectangle(img, (int(x1), ty - th - 1), (int(x1) + tw, ty + base),
-                      (0, 0, 0), -1)
-        cv2.putText(img, text, (int(x1), ty), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    color, 1, cv2.LINE_AA)
+        cv2.rectangle(img, (int(x1), ty - th - 1), (int(x1) + tw, ty + base), (0, 0, 0), -1)
+        cv2.putText(
+            img, text, (int(x1), ty), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA
+        )
 
 
-def render_overlay(image: np.ndarray,
-                   cam: np.ndarray,
-                   gt_boxes: Optional[np.ndarray] = None,
-                   gt_labels: Optional[np.ndarray] = None,
-                   pred_boxes: Optional[np.ndarray] = None,
-                   pred_labels: Optional[np.ndarray] = None,
-                   pred_scores: Optional[np.ndarray] = None,
-                   focal_box: Optional[np.ndarray] = None,
-                   focal_text: str = '',
-                   class_names: Optional[Sequence[str]] = None,
-                   image_weight: float = 0.5) -> np.ndarray:
+def render_overlay(
+    image: np.ndarray,
+    cam: np.ndarray,
+    gt_boxes: Optional[np.ndarray] = None,
+    gt_labels: Optional[np.ndarray] = None,
+    pred_boxes: Optional[np.ndarray] = None,
+    pred_labels: Optional[np.ndarray] = None,
+    pred_scores: Optional[np.ndarray] = None,
+    focal_box: Optional[np.ndarray] = None,
+    focal_text: str = '',
+    class_names: Optional[Sequence[str]] = None,
+    image_weight: float = 0.5,
+) -> np.ndarray:
     """RGB uint8 picture: JET heatmap over ``image`` plus boxes.
 
     Ground truth is green, other predictions cyan-yellow, the explained
@@ -64,7 +65,8 @@ def render_overlay(image: np.ndarray,
         image.astype(np.float32) / 255.0,
         np.clip(cam, 0, 1),
         use_rgb=True,
-        image_weight=image_weight)
+        image_weight=image_weight,
+    )
     out = np.ascontiguousarray(out)
     thick = max(1, round(min(h, w) / 300))
     if pred_boxes is not None:
@@ -75,8 +77,7 @@ def render_overlay(image: np.ndarray,
             _draw(out, box, PRED_COLOR, text, thick)
     if gt_boxes is not None:
         for i, box in enumerate(np.asarray(gt_boxes).reshape(-1, 4)):
-            _draw(out, box, GT_COLOR, 'GT ' + _name(gt_labels[i], class_names),
-                  thick)
+            _draw(out, box, GT_COLOR, 'GT ' + _name(gt_labels[i], class_names), thick)
     if focal_box is not None:
         _draw(out, focal_box, FOCAL_COLOR, focal_text, thick + 1)
     return out

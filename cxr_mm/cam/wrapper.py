@@ -6,10 +6,10 @@ per image with ``boxes``, ``labels`` and ``scores``; its CAM classes call
 ``model(input_tensor)`` on a bare (N, C, H, W) batch. mmdet detectors need
 data samples and return ``DetDataSample``s, hence this thin adapter.
 """
+
 import copy
 from typing import Dict, List, Optional
 
-import torch
 from mmdet.structures import DetDataSample
 from torch import Tensor, nn
 
@@ -30,15 +30,14 @@ class TwoStageDetectorWrapper(nn.Module):
             with :meth:`set_data_sample`.
     """
 
-    def __init__(self,
-                 detector: nn.Module,
-                 data_sample: Optional[DetDataSample] = None) -> None:
+    def __init__(self, detector: nn.Module, data_sample: Optional[DetDataSample] = None) -> None:
         super().__init__()
         for attr in ('extract_feat', 'rpn_head', 'roi_head'):
             if not hasattr(detector, attr):
                 raise TypeError(
                     f'{type(detector).__name__} is not a two-stage detector '
-                    f'(no `{attr}`); CAM needs RPN proposals and an RoI head')
+                    f'(no `{attr}`); CAM needs RPN proposals and an RoI head'
+                )
         self.detector = detector
         self.data_sample = None
         if data_sample is not None:
@@ -46,20 +45,13 @@ class TwoStageDetectorWrapper(nn.Module):
 
     def set_data_sample(self, data_sample: DetDataSample) -> None:
         """Keep only the meta information: ground truth is not needed."""
-        self.data_sample = DetDataSample(
-            metainfo=copy.deepcopy(data_sample.metainfo))
+        self.data_sample = DetDataSample(metainfo=copy.deepcopy(data_sample.metainfo))
 
     def forward(self, inputs: Tensor) -> List[Dict[str, Tensor]]:
         if self.data_sample is None:
             raise RuntimeError('call set_data_sample() before the forward')
         samples = [self.data_sample] * inputs.shape[0]
         feats = self.detector.extract_feat(inputs)
-        rpn_results = self.detector.rpn_head.predict(
-            feats, samples, rescale=False)
-        results = self.detector.roi_head.predict(
-            feats, rpn_results, samples, rescale=False)
-        return [
-            dict(boxes=r.bboxes, labels=r.labels, scores=r.scores)
-            for r in results
-        ]
-
+        rpn_results = self.detector.rpn_head.predict(feats, samples, rescale=False)
+        results = self.detector.roi_head.predict(feats, rpn_results, samples, rescale=False)
+        return [dict(boxes=r.bboxes, labels=r.labels, scores=r.scores) for r in results]

@@ -1,4 +1,5 @@
+# Importing registers the datasets and transforms (see cxr_mm.register).
 from . import transforms  # noqa: F401
-from .nih import NIHChestXrayDataset  # noqa: F401,E402
-from .vindr import VinDrCXRDataset  # noqa: F401,E402
-from .label_fraction import LabelFractionDataset  # noqa: F401,E402  (helper stage2)
+from .nih import NIHChestXrayDataset  # noqa: F401
+from .vindr import VinDrCXRDataset  # noqa: F401
+from .wrappers import LabelFractionDataset  # noqa: F401

@@ -1,1 +1,1 @@
-from . import heads, losses, selfsup, utils  # noqa: F401
+from . import heads, losses, selfsup  # noqa: F401

@@ -1,4 +1,5 @@
 """Let the same config run on GPU nodes and, distributed, on CPU-only machines."""
+
 import argparse
 import os
 import os.path as osp
@@ -12,11 +13,17 @@ from mmengine.logging import print_log
 def add_launch_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The flags tools/train.py and tools/test.py share with mmdet's tools."""
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (e.g. randomness.seed=1)')
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (e.g. randomness.seed=1)',
+    )
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser
 
@@ -35,8 +42,7 @@ def load_tool_cfg(args: argparse.Namespace) -> Config:
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
 
 
@@ -56,15 +62,16 @@ def prepare_cfg_for_device(cfg: Config) -> Config:
     if launcher == 'none':
         return cfg
     if dist_cfg.get('backend', 'nccl') == 'nccl':
-        print_log('No GPU visible: using the gloo backend instead of nccl.',
-                  logger='current')
+        print_log('No GPU visible: using the gloo backend instead of nccl.', logger='current')
         dist_cfg['backend'] = 'gloo'
     if launcher == 'pytorch' and not torch_dist.is_initialized():
         torch_dist.init_process_group(backend=dist_cfg['backend'])
     # The runner passes device_ids=[LOCAL_RANK] to DDP, which CPU modules reject.
     wrapper = cfg.get('model_wrapper_cfg') or dict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False),
+    )
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
     return cfg

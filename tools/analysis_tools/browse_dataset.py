@@ -11,6 +11,7 @@ Example::
     python tools/analysis_tools/browse_dataset.py \\
         configs/faster_rcnn_cxr/<config>.py --output-dir work_dirs/browse -n 8
 """
+
 import argparse
 import os
 import os.path as osp
@@ -26,17 +27,15 @@ from mmengine.registry import DefaultScope
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config', help='config file path')
-    p.add_argument('--output-dir', '-o', required=True,
-                   help='folder the PNGs are written to')
-    p.add_argument('--phase', '-p', default='train',
-                   choices=['train', 'val', 'test'])
-    p.add_argument('--show-number', '-n', type=int, default=8,
-                   help='number of samples to render')
+    p.add_argument('--output-dir', '-o', required=True, help='folder the PNGs are written to')
+    p.add_argument('--phase', '-p', default='train', choices=['train', 'val', 'test'])
+    p.add_argument('--show-number', '-n', type=int, default=8, help='number of samples to render')
     p.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings, key=value (as in tools/train.py)')
+        help='override config settings, key=value (as in tools/train.py)',
+    )
     return p.parse_args(argv)
 
 
@@ -62,15 +61,13 @@ def to_display(t) -> np.ndarray:
 def side_by_side(images: List[np.ndarray]) -> np.ndarray:
     """Concatenate views horizontally (padded to the tallest)."""
     h = max(i.shape[0] for i in images)
-    padded = [
-        np.pad(i, ((0, h - i.shape[0]), (0, 4), (0, 0)), constant_values=255)
-        for i in images
-    ]
+    padded = [np.pad(i, ((0, h - i.shape[0]), (0, 4), (0, 0)), constant_values=255) for i in images]
     return np.concatenate(padded, axis=1)
 
 
 def render_det(item, dataset, out_file: str, visualizer) -> None:
     from mmdet.structures.bbox import BaseBoxes
+
     img = to_display(item['inputs'])
     sample = item['data_samples'].numpy()
     gt = sample.gt_instances
@@ -78,12 +75,8 @@ def render_det(item, dataset, out_file: str, visualizer) -> None:
         gt.bboxes = gt.bboxes.tensor
     sample.gt_instances = gt
     visualizer.add_datasample(
-        osp.basename(out_file),
-        img,
-        sample,
-        draw_pred=False,
-        show=False,
-        out_file=out_file)
+        osp.basename(out_file), img, sample, draw_pred=False, show=False, out_file=out_file
+    )
 
 
 def render_cls(item, dataset, out_file: str, visualizer) -> None:
@@ -101,9 +94,11 @@ def render_cls(item, dataset, out_file: str, visualizer) -> None:
             draw_gt=True,
             draw_pred=False,
             show=False,
-            out_file=out_file)
+            out_file=out_file,
+        )
     else:  # unlabeled (pretraining) samples: the views only
         import mmcv
+
         mmcv.imwrite(img[..., ::-1], out_file)
 
 
@@ -112,12 +107,12 @@ def main(argv: Optional[list] = None) -> int:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    import cxr_mm  # noqa: F401  (registers the datasets and transforms)
+    import cxr_mm.register  # noqa: F401  (registers the datasets and transforms)
+
     scope = cfg.get('default_scope', 'mmdet')
     loader = cfg.get(f'{args.phase}_dataloader')
     if loader is None:
-        print(f'error: {args.config} has no {args.phase}_dataloader',
-              file=sys.stderr)
+        print(f'error: {args.config} has no {args.phase}_dataloader', file=sys.stderr)
         return 1
     # Scoped for the whole run, and restored after (main() may be called
     # from another program with another default scope).
@@ -127,14 +122,14 @@ def main(argv: Optional[list] = None) -> int:
 
 def _browse(args, dataset_cfg, scope: str) -> int:
     from mmengine.registry import DATASETS, VISUALIZERS
+
     dataset = DATASETS.build(dataset_cfg)
     os.makedirs(args.output_dir, exist_ok=True)
 
     is_det = scope == 'mmdet'
     vis_type = 'DetLocalVisualizer' if is_det else 'UniversalVisualizer'
     # A fresh name: visualizers are per-name singletons.
-    vis_cfg = dict(
-        type=vis_type, name=f'browse_{vis_type}_{time.time_ns()}')
+    vis_cfg = dict(type=vis_type, name=f'browse_{vis_type}_{time.time_ns()}')
     visualizer = VISUALIZERS.build(vis_cfg)
     visualizer.dataset_meta = dataset.metainfo
     render = render_det if is_det else render_cls

@@ -17,6 +17,7 @@ A run is a work dir (the newest ``tools/test.py`` result in it, i.e.
 those json files. Seeds are read from the run path (``seed0``, ``seed-1``, ``seed_2``);
 ``--pair-by order`` pairs the i-th runs instead. Values are printed x100 (points).
 """
+
 import argparse
 import glob
 import json
@@ -30,8 +31,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-HEADLINE = ['mAP50', 'mAP40_kaggle', 'AP40_no_finding', 'coco_mAP', 'coco_mAP50',
-            'coco_mAP75']
+HEADLINE = ['mAP50', 'mAP40_kaggle', 'AP40_no_finding', 'coco_mAP', 'coco_mAP50', 'coco_mAP75']
 _SEED_RE = re.compile(r'seed[-_=]?(\d+)', re.IGNORECASE)
 
 
@@ -39,21 +39,33 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='mean +- 95% CI of detection metrics over seeds, and paired '
         'differences between groups of runs',
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
-        '--group', nargs='+', action='append', required=True,
+        '--group',
+        nargs='+',
+        action='append',
+        required=True,
         metavar=('NAME', 'RUN'),
         help='a group name then its runs (work dirs or metric json files); repeat '
-        'for each group; differences are taken against the first group')
+        'for each group; differences are taken against the first group',
+    )
     parser.add_argument(
-        '--pair-by', choices=['seed', 'order'], default='seed',
-        help='pair runs of two groups by the seed in their path (default), or by '
-        'position')
+        '--pair-by',
+        choices=['seed', 'order'],
+        default='seed',
+        help='pair runs of two groups by the seed in their path (default), or by position',
+    )
     parser.add_argument('--confidence', type=float, default=0.95)
-    parser.add_argument('--scale', type=float, default=100.0,
-                        help='multiply values for printing (default 100: points)')
-    parser.add_argument('--no-per-class', action='store_true',
-                        help='print only the headline metrics')
+    parser.add_argument(
+        '--scale',
+        type=float,
+        default=100.0,
+        help='multiply values for printing (default 100: points)',
+    )
+    parser.add_argument(
+        '--no-per-class', action='store_true', help='print only the headline metrics'
+    )
     parser.add_argument('--out', help='write the summary as json')
     args = parser.parse_args(argv)
     for group in args.group:
@@ -73,8 +85,9 @@ def find_result_file(run: str) -> str:
         stem = osp.splitext(osp.basename(path))[0]
         # tools/test.py (mmengine LoggerHook) writes <log_dir>/<timestamp>.json.
         is_test_json = stem == osp.basename(osp.dirname(path))
-        is_metric_json = (osp.basename(path) == 'metrics.json'
-                          and osp.basename(osp.dirname(path)) == 'vindr_eval')
+        is_metric_json = (
+            osp.basename(path) == 'metrics.json' and osp.basename(osp.dirname(path)) == 'vindr_eval'
+        )
         if is_test_json or is_metric_json:
             candidates.append((is_test_json, osp.getmtime(path), path))
     for _, _, path in sorted(candidates, reverse=True):
@@ -85,7 +98,8 @@ def find_result_file(run: str) -> str:
         return path
     raise FileNotFoundError(
         f'{run}: no VinDrMetric result found (expected <timestamp>/<timestamp>.json '
-        f'from tools/test.py or vindr_eval/metrics.json)')
+        f'from tools/test.py or vindr_eval/metrics.json)'
+    )
 
 
 def load_metrics(path: str) -> Dict[str, float]:
@@ -102,8 +116,7 @@ def load_metrics(path: str) -> Dict[str, float]:
     metrics = OrderedDict()
     for key, value in data.items():
         name = key.split('/', 1)[1] if key.startswith('vindr/') else key
-        if isinstance(value, (int, float)) and (name in HEADLINE
-                                                or name.startswith('AP50_')):
+        if isinstance(value, (int, float)) and (name in HEADLINE or name.startswith('AP50_')):
             metrics[name] = float(value)
     if 'mAP50' not in metrics:
         raise ValueError(f'{path}: no VinDrMetric values (vindr/mAP50) in it')
@@ -118,6 +131,7 @@ def run_seed(path: str) -> Optional[int]:
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Tuple[float, float]:
     """Mean and half-width of the t-distribution confidence interval (nan if n < 2)."""
     from scipy import stats
+
     values = np.asarray(values, dtype=float)
     n = values.size
     mean = float(values.mean()) if n else float('nan')
@@ -130,6 +144,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Tuple[float, f
 def paired_test(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided paired t-test p-value of b - a (nan if undefined)."""
     from scipy import stats
+
     d = np.asarray(b, float) - np.asarray(a, float)
     if d.size < 2:
         return float('nan')
@@ -146,8 +161,9 @@ def load_groups(groups: List[List[str]]) -> 'OrderedDict[str, List[dict]]':
         loaded[name] = []
         for run in runs:
             path = find_result_file(run)
-            loaded[name].append(dict(run=run, file=path, seed=run_seed(run),
-                                     metrics=load_metrics(path)))
+            loaded[name].append(
+                dict(run=run, file=path, seed=run_seed(run), metrics=load_metrics(path))
+            )
     return loaded
 
 
@@ -157,9 +173,11 @@ def pair_runs(ref: List[dict], other: List[dict], pair_by: str) -> List[Tuple[di
         seeds_ref = [r['seed'] for r in ref]
         seeds_other = [r['seed'] for r in other]
         if None in seeds_ref or None in seeds_other:
-            raise ValueError('--pair-by seed: no seed in the path of run(s) '
-                             + ', '.join(r['run'] for r in ref + other if r['seed'] is None)
-                             + '; name runs ...seed<N>... or use --pair-by order')
+            raise ValueError(
+                '--pair-by seed: no seed in the path of run(s) '
+                + ', '.join(r['run'] for r in ref + other if r['seed'] is None)
+                + '; name runs ...seed<N>... or use --pair-by order'
+            )
         for runs, seeds in ((ref, seeds_ref), (other, seeds_other)):
             if len(set(seeds)) != len(seeds):
                 raise ValueError(f'seed given twice among {[r["run"] for r in runs]}')
@@ -167,31 +185,41 @@ def pair_runs(ref: List[dict], other: List[dict], pair_by: str) -> List[Tuple[di
         pairs = [(r, by_seed[r['seed']]) for r in ref if r['seed'] in by_seed]
         unpaired = sorted(set(seeds_ref) ^ set(seeds_other))
         if unpaired:
-            print(f'note: seeds {unpaired} are in only one group and are left out of '
-                  f'the paired difference', file=sys.stderr)
+            print(
+                f'note: seeds {unpaired} are in only one group and are left out of '
+                f'the paired difference',
+                file=sys.stderr,
+            )
         return pairs
     if len(ref) != len(other):
-        raise ValueError(f'--pair-by order needs equal group sizes, got {len(ref)} '
-                         f'and {len(other)}')
+        raise ValueError(
+            f'--pair-by order needs equal group sizes, got {len(ref)} and {len(other)}'
+        )
     return list(zip(ref, other))
 
 
-def summarise(groups: 'OrderedDict[str, List[dict]]', pair_by: str,
-              confidence: float) -> dict:
+def summarise(groups: 'OrderedDict[str, List[dict]]', pair_by: str, confidence: float) -> dict:
     names = list(groups)
-    keys = [k for k in HEADLINE if all(k in r['metrics'] for g in groups.values()
-                                       for r in g)]
-    classes = sorted({k for g in groups.values() for r in g for k in r['metrics']
-                      if k.startswith('AP50_')})
-    keys += [k for k in classes
-             if all(k in r['metrics'] for g in groups.values() for r in g)]
-    summary = OrderedDict(confidence=confidence, pair_by=pair_by, metrics=keys,
-                          groups=OrderedDict(), differences=OrderedDict())
+    keys = [k for k in HEADLINE if all(k in r['metrics'] for g in groups.values() for r in g)]
+    classes = sorted(
+        {k for g in groups.values() for r in g for k in r['metrics'] if k.startswith('AP50_')}
+    )
+    keys += [k for k in classes if all(k in r['metrics'] for g in groups.values() for r in g)]
+    summary = OrderedDict(
+        confidence=confidence,
+        pair_by=pair_by,
+        metrics=keys,
+        groups=OrderedDict(),
+        differences=OrderedDict(),
+    )
     for name, runs in groups.items():
         summary['groups'][name] = OrderedDict(
             runs=[dict(run=r['run'], file=r['file'], seed=r['seed']) for r in runs],
-            stats=OrderedDict((k, dict(zip(('mean', 'ci'), mean_ci(
-                [r['metrics'][k] for r in runs], confidence)))) for k in keys))
+            stats=OrderedDict(
+                (k, dict(zip(('mean', 'ci'), mean_ci([r['metrics'][k] for r in runs], confidence))))
+                for k in keys
+            ),
+        )
     ref = names[0]
     for name in names[1:]:
         pairs = pair_runs(groups[ref], groups[name], pair_by)
@@ -223,8 +251,10 @@ def format_table(summary: dict, scale: float, per_class: bool = True) -> str:
         row = [k] + [fmt(g['stats'][k]) for g in summary['groups'].values()]
         for diff in summary['differences'].values():
             s = diff['stats'][k]
-            row += [('+' if s['mean'] >= 0 else '') + fmt(s),
-                    '' if math.isnan(s['p']) else f'{s["p"]:.3f}']
+            row += [
+                ('+' if s['mean'] >= 0 else '') + fmt(s),
+                '' if math.isnan(s['p']) else f'{s["p"]:.3f}',
+            ]
         rows.append(row)
     table = AsciiTable(rows)
     table.title = f'mean ± {conf}% CI (t), x{scale:g}'

@@ -10,6 +10,7 @@ Examples:
     python tools/analysis_tools/vis_cam.py CONFIG CKPT image.png \
         --method grad --target-layer neck.fpn_convs.1 --box-index 0 2
 """
+
 import argparse
 import json
 import os.path as osp
@@ -29,48 +30,77 @@ def parse_args(argv=None):
         default='ablation',
         choices=['ablation', 'eigen', 'grad', 'ablation-gradcam'],
         help='ablation: our exact fast Ablation-CAM; ablation-gradcam: '
-        "grad-cam's AblationCAM once per box (slow reference)")
-    p.add_argument('--target-layer', default='backbone.layer3',
-                   help='e.g. backbone.layer3, neck.fpn_convs.0 (P2)')
-    p.add_argument('--ratio-channels', type=float, default=1.0,
-                   help='share of channels to ablate (1.0 or <= 0.5)')
-    p.add_argument('--fast', action='store_true',
-                   help='Ablation-CAM: compute the layers before the target '
-                   'once (not once per batch shape); equal to grad-cam up '
-                   'to kernel rounding noise instead of float precision')
-    p.add_argument('--batch-size', type=int, default=32,
-                   help='ablated channels per forward')
-    p.add_argument('--topk', type=int, default=5,
-                   help='explain at most this many detections')
-    p.add_argument('--score-thr', type=float, default=0.3,
-                   help='explain detections scoring at least this')
-    p.add_argument('--box-index', type=int, nargs='+', default=None,
-                   help='explain these detections (0 = best); overrides '
-                   '--topk/--score-thr')
-    p.add_argument('--iou-thr', type=float, default=0.5,
-                   help='IoU an output box needs with the focal box in the '
-                   'box target')
-    p.add_argument('--norm-in-box', action='store_true',
-                   help='renormalise the heatmap inside each box')
-    p.add_argument('--input-size', type=int, default=None,
-                   help='override the test Resize scale (long side, px)')
+        "grad-cam's AblationCAM once per box (slow reference)",
+    )
+    p.add_argument(
+        '--target-layer',
+        default='backbone.layer3',
+        help='e.g. backbone.layer3, neck.fpn_convs.0 (P2)',
+    )
+    p.add_argument(
+        '--ratio-channels',
+        type=float,
+        default=1.0,
+        help='share of channels to ablate (1.0 or <= 0.5)',
+    )
+    p.add_argument(
+        '--fast',
+        action='store_true',
+        help='Ablation-CAM: compute the layers before the target '
+        'once (not once per batch shape); equal to grad-cam up '
+        'to kernel rounding noise instead of float precision',
+    )
+    p.add_argument('--batch-size', type=int, default=32, help='ablated channels per forward')
+    p.add_argument('--topk', type=int, default=5, help='explain at most this many detections')
+    p.add_argument(
+        '--score-thr', type=float, default=0.3, help='explain detections scoring at least this'
+    )
+    p.add_argument(
+        '--box-index',
+        type=int,
+        nargs='+',
+        default=None,
+        help='explain these detections (0 = best); overrides --topk/--score-thr',
+    )
+    p.add_argument(
+        '--iou-thr',
+        type=float,
+        default=0.5,
+        help='IoU an output box needs with the focal box in the box target',
+    )
+    p.add_argument(
+        '--norm-in-box', action='store_true', help='renormalise the heatmap inside each box'
+    )
+    p.add_argument(
+        '--input-size',
+        type=int,
+        default=None,
+        help='override the test Resize scale (long side, px)',
+    )
     p.add_argument('--out-dir', default='work_dirs/vis_cam')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, key=value')
+    p.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value'
+    )
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from cxr_mm.cam import (DetCAM, build_test_pipeline, init_detector,
-                            load_image, render_overlay, renormalize_in_box,
-                            save_rgb, select_boxes)
+    from cxr_mm.cam import (
+        DetCAM,
+        build_test_pipeline,
+        init_detector,
+        load_image,
+        render_overlay,
+        renormalize_in_box,
+        save_rgb,
+        select_boxes,
+    )
 
     if not osp.isfile(args.image):
         raise FileNotFoundError(f'image not found: {args.image}')
-    model, cfg, classes = init_detector(args.config, args.checkpoint,
-                                        args.device, args.cfg_options)
+    model, cfg, classes = init_detector(args.config, args.checkpoint, args.device, args.cfg_options)
     pipeline = build_test_pipeline(cfg, args.input_size)
     item = load_image(model, pipeline, args.image)
     cam = DetCAM(
@@ -80,7 +110,8 @@ def main(argv=None):
         ratio_channels_to_ablate=args.ratio_channels,
         batch_size=args.batch_size,
         iou_thr=args.iou_thr,
-        exact=not args.fast)
+        exact=not args.fast,
+    )
     dets = cam.detect(item.inputs, item.data_sample)
     sel = select_boxes(dets, args.topk, args.score_thr, args.box_index)
     out_dir = Path(args.out_dir)
@@ -88,12 +119,13 @@ def main(argv=None):
     stem = Path(args.image).stem
     if len(sel) == 0:
         best = float(dets['scores'][0]) if len(dets['scores']) else None
-        print(f'{args.image}: no detection with score >= {args.score_thr} '
-              f'({len(dets["scores"])} detections, best score {best}); '
-              'nothing written. Lower --score-thr or use --box-index.')
+        print(
+            f'{args.image}: no detection with score >= {args.score_thr} '
+            f'({len(dets["scores"])} detections, best score {best}); '
+            'nothing written. Lower --score-thr or use --box-index.'
+        )
         return []
-    res = cam(item.inputs, item.data_sample, dets['boxes'][sel],
-              dets['labels'][sel])
+    res = cam(item.inputs, item.data_sample, dets['boxes'][sel], dets['labels'][sel])
     h, w = item.image.shape[:2]
     scale = item.data_sample.metainfo.get('scale_factor', (1.0, 1.0))
     written, summary = [], []
@@ -103,8 +135,7 @@ def main(argv=None):
         if args.norm_in_box:
             heat = renormalize_in_box(heat, box)
         label = int(dets['labels'][i])
-        name = classes[label] if classes and label < len(classes) else str(
-            label)
+        name = classes[label] if classes and label < len(classes) else str(label)
         text = f'{name} {dets["scores"][i]:.2f}'
         if not res.valid[k]:
             text += ' (box target 0: not explained)'
@@ -116,13 +147,13 @@ def main(argv=None):
             pred_scores=np.delete(dets['scores'][sel], k),
             focal_box=box,
             focal_text=text,
-            class_names=classes)
+            class_names=classes,
+        )
         safe = ''.join(c if c.isalnum() else '_' for c in name)
         path = out_dir / f'{stem}_{args.method}_box{int(i)}_{safe}.png'
         save_rgb(str(path), overlay)
         written.append(str(path))
-        orig_box = (np.asarray(box) /
-                    np.tile(np.asarray(scale, dtype=np.float32), 2)).tolist()
+        orig_box = (np.asarray(box) / np.tile(np.asarray(scale, dtype=np.float32), 2)).tolist()
         summary.append(
             dict(
                 file=str(path),
@@ -133,15 +164,29 @@ def main(argv=None):
                 box_input=[float(v) for v in box],
                 box_original=[round(v, 1) for v in orig_box],
                 target_score=float(res.target_scores[k]),
-                explained=bool(res.valid[k])))
-        print(f'{path}  {name} score {dets["scores"][i]:.3f} '
-              f'box(orig px) {[round(v) for v in orig_box]}')
+                explained=bool(res.valid[k]),
+            )
+        )
+        print(
+            f'{path}  {name} score {dets["scores"][i]:.3f} '
+            f'box(orig px) {[round(v) for v in orig_box]}'
+        )
     with open(out_dir / f'{stem}_{args.method}_boxes.json', 'w') as f:
-        json.dump(dict(image=args.image, method=args.method,
-                       target_layer=args.target_layer, stats=res.stats,
-                       boxes=summary), f, indent=1)
-    print(f'{len(written)} overlays in {out_dir} ({args.method} CAM on '
-          f'{args.target_layer}, {res.stats.get("seconds", 0):.1f} s)')
+        json.dump(
+            dict(
+                image=args.image,
+                method=args.method,
+                target_layer=args.target_layer,
+                stats=res.stats,
+                boxes=summary,
+            ),
+            f,
+            indent=1,
+        )
+    print(
+        f'{len(written)} overlays in {out_dir} ({args.method} CAM on '
+        f'{args.target_layer}, {res.stats.get("seconds", 0):.1f} s)'
+    )
     return written
 
 

@@ -11,6 +11,7 @@ Example:
         data/vindr/train data/vindr/train_png_1024 --long-side 1024 \
         --bits 8 --workers 8 --meta-csv data/vindr/image_meta.csv
 """
+
 import argparse
 import csv
 import multiprocessing as mp
@@ -24,32 +25,17 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from cxr_mm.core import dicom  # noqa: E402  (framework-free: fast workers)
+
 META_COLUMNS = [
-    'image_id', 'width', 'height', 'pixel_spacing_row', 'pixel_spacing_col',
-    'photometric_interpretation'
+    'image_id',
+    'width',
+    'height',
+    'pixel_spacing_row',
+    'pixel_spacing_col',
+    'photometric_interpretation',
 ]
-
-
-def _dicom_module():
-    """cxr_mm.datasets.dicom without importing mmcv/mmdet (fast workers)."""
-    import importlib.util
-    path = osp.join(
-        osp.dirname(osp.abspath(__file__)), '..', '..', 'cxr_mm', 'datasets',
-        'dicom.py')
-    spec = importlib.util.spec_from_file_location('cxr_mm_dicom', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_DICOM = None
-
-
-def _dicom():
-    global _DICOM
-    if _DICOM is None:
-        _DICOM = _dicom_module()
-    return _DICOM
 
 
 def find_dicoms(src: str, suffixes: Tuple[str, ...]) -> List[str]:
@@ -78,8 +64,7 @@ def resize_long_side(img: np.ndarray, long_side: Optional[int]) -> np.ndarray:
 
 
 def _meta_row(image_id: str, meta: Dict) -> Dict:
-    h, w = meta['ori_shape'] if 'ori_shape' in meta else (meta['height'],
-                                                          meta['width'])
+    h, w = meta['ori_shape'] if 'ori_shape' in meta else (meta['height'], meta['width'])
     sp = meta.get('pixel_spacing') or ('', '')
     return dict(
         image_id=image_id,
@@ -87,16 +72,14 @@ def _meta_row(image_id: str, meta: Dict) -> Dict:
         height=h,
         pixel_spacing_row=sp[0],
         pixel_spacing_col=sp[1],
-        photometric_interpretation=meta['photometric_interpretation'])
+        photometric_interpretation=meta['photometric_interpretation'],
+    )
 
 
-def convert_one(
-    task: Tuple[str, str, Dict]
-) -> Tuple[str, Optional[Dict], Optional[str], bool]:
+def convert_one(task: Tuple[str, str, Dict]) -> Tuple[str, Optional[Dict], Optional[str], bool]:
     """Convert one file. Returns (rel_path, meta_row, error, skipped)."""
     src_path, dst_path, opts = task
     rel = opts['rel']
-    dicom = _dicom()
     try:
         if osp.exists(dst_path):  # resume: done earlier
             header = dicom.dicom_header(src_path)
@@ -107,7 +90,8 @@ def convert_one(
             window=opts['window'],
             percentiles=opts['percentiles'],
             target_long_side=opts['long_side'],
-            dtype=dtype)
+            dtype=dtype,
+        )
         img = resize_long_side(img, opts['long_side'])
         if opts['bits'] == 8:
             img = np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -121,8 +105,11 @@ def convert_one(
         os.replace(tmp, dst_path)  # atomic: a PNG is complete or absent
         return rel, _meta_row(image_id_of(rel), meta), None, False
     except Exception as e:
-        msg = str(e) if isinstance(e, dicom.DicomReadError) else \
-            f'{src_path}: {type(e).__name__}: {e}'
+        msg = (
+            str(e)
+            if isinstance(e, dicom.DicomReadError)
+            else f'{src_path}: {type(e).__name__}: {e}'
+        )
         if opts.get('debug'):
             msg += '\n' + traceback.format_exc()
         return rel, None, msg, False
@@ -140,35 +127,32 @@ def write_meta_csv(path: str, rows: List[Dict]) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Convert DICOM files to PNG (resumable, parallel).')
+        description='Convert DICOM files to PNG (resumable, parallel).'
+    )
     parser.add_argument('src', help='folder searched recursively for DICOMs')
     parser.add_argument('out', help='output folder (same relative layout)')
     parser.add_argument(
         '--long-side',
         type=int,
         default=None,
-        help='shrink so the long side is at most this (default: keep)')
+        help='shrink so the long side is at most this (default: keep)',
+    )
     parser.add_argument('--bits', type=int, choices=(8, 16), default=8)
-    parser.add_argument(
-        '--window', choices=('voi', 'minmax', 'percentile'), default='voi')
-    parser.add_argument(
-        '--percentiles', type=float, nargs=2, default=(0.5, 99.5))
+    parser.add_argument('--window', choices=('voi', 'minmax', 'percentile'), default='voi')
+    parser.add_argument('--percentiles', type=float, nargs=2, default=(0.5, 99.5))
     parser.add_argument(
         '--workers',
         type=int,
         default=max(1, (os.cpu_count() or 1) // 2),
-        help='worker processes (0 = in this process)')
+        help='worker processes (0 = in this process)',
+    )
     parser.add_argument(
-        '--meta-csv',
-        default=None,
-        help='meta CSV path (default: OUT/image_meta.csv)')
+        '--meta-csv', default=None, help='meta CSV path (default: OUT/image_meta.csv)'
+    )
     parser.add_argument(
-        '--suffixes',
-        nargs='+',
-        default=['.dicom', '.dcm'],
-        help='file suffixes to convert')
-    parser.add_argument(
-        '--debug', action='store_true', help='print tracebacks of failures')
+        '--suffixes', nargs='+', default=['.dicom', '.dcm'], help='file suffixes to convert'
+    )
+    parser.add_argument('--debug', action='store_true', help='print tracebacks of failures')
     return parser.parse_args(argv)
 
 
@@ -177,20 +161,23 @@ def main(argv=None) -> int:
     suffixes = tuple(s.lower() for s in args.suffixes)
     rels = find_dicoms(args.src, suffixes)
     if not rels:
-        print(
-            f'no files with suffix {suffixes} under {args.src}',
-            file=sys.stderr)
+        print(f'no files with suffix {suffixes} under {args.src}', file=sys.stderr)
         return 1
     opts = dict(
         bits=args.bits,
         window=args.window,
         percentiles=tuple(args.percentiles),
         long_side=args.long_side,
-        debug=args.debug)
-    tasks = [(osp.join(args.src, rel),
-              osp.join(args.out,
-                       osp.splitext(rel)[0] + '.png'), dict(opts, rel=rel))
-             for rel in rels]
+        debug=args.debug,
+    )
+    tasks = [
+        (
+            osp.join(args.src, rel),
+            osp.join(args.out, osp.splitext(rel)[0] + '.png'),
+            dict(opts, rel=rel),
+        )
+        for rel in rels
+    ]
     rows, failures, skipped = [], [], 0
     bar = tqdm(total=len(tasks), desc='dicom->png', unit='img')
     pool = None
@@ -215,9 +202,11 @@ def main(argv=None) -> int:
     bar.close()
     meta_csv = args.meta_csv or osp.join(args.out, 'image_meta.csv')
     write_meta_csv(meta_csv, rows)
-    print(f'{len(tasks)} files: {len(rows) - skipped} converted, '
-          f'{skipped} already done (skipped), '
-          f'{len(failures)} failed; meta CSV: {meta_csv}')
+    print(
+        f'{len(tasks)} files: {len(rows) - skipped} converted, '
+        f'{skipped} already done (skipped), '
+        f'{len(failures)} failed; meta CSV: {meta_csv}'
+    )
     if failures:
         print(f'FAILED ({len(failures)}):', file=sys.stderr)
         for rel, err in sorted(failures):

@@ -4,27 +4,16 @@
 Example:
     python tools/dataset_converters/make_demo_data.py --out data/demo --seed 0
 """
+
 import argparse
-import importlib.util
 import json
 import os.path as osp
 import sys
 import time
 
-
-def _load_demo_module():
-    """Import cxr_mm.datasets.demo without importing the whole package.
-
-    The generator only needs numpy, Pillow and pydicom, so it also runs where
-    mmcv/mmdet are not installed yet (e.g. to prepare data on a login node).
-    """
-    path = osp.join(
-        osp.dirname(osp.abspath(__file__)), '..', '..', 'cxr_mm', 'datasets',
-        'demo.py')
-    spec = importlib.util.spec_from_file_location('cxr_mm_demo', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+# framework-free: runs where mmcv/mmdet are not installed yet (e.g. a login node)
+from cxr_mm.core import demo_data as demo  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -35,15 +24,13 @@ def parse_args(argv=None):
     parser.add_argument('--nih-images', type=int, default=200)
     parser.add_argument('--nih-size', type=int, default=256)
     parser.add_argument('--vindr-images', type=int, default=110)
-    parser.add_argument(
-        '--vindr-size-range', type=int, nargs=2, default=(384, 512))
+    parser.add_argument('--vindr-size-range', type=int, nargs=2, default=(384, 512))
     parser.add_argument('--vindr-negative-ratio', type=float, default=0.25)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    demo = _load_demo_module()
     t0 = time.time()
     summary = demo.make_demo_data(
         args.out,
@@ -53,7 +40,8 @@ def main(argv=None):
         nih_size=args.nih_size,
         vindr_images=args.vindr_images,
         vindr_size_range=tuple(args.vindr_size_range),
-        vindr_negative_ratio=args.vindr_negative_ratio)
+        vindr_negative_ratio=args.vindr_negative_ratio,
+    )
     print(json.dumps(summary, indent=2))
     print(f'demo data written to {args.out} in {time.time() - t0:.1f} s')
 

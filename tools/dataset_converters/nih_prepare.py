@@ -17,6 +17,7 @@ Example::
     python tools/dataset_converters/nih_prepare.py data/nih \\
         --out-dir data/nih/prepared --fractions 0.01 0.1 1.0 --resize 224
 """
+
 import argparse
 import os
 import os.path as osp
@@ -35,26 +36,27 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', required=True)
     p.add_argument('--val-ratio', type=float, default=0.1)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--fractions', type=float, nargs='+',
-                   default=[0.01, 0.1, 1.0])
+    p.add_argument('--fractions', type=float, nargs='+', default=[0.01, 0.1, 1.0])
     p.add_argument('--view-positions', nargs='+', default=None)
-    p.add_argument('--resize', type=int, nargs='*', default=[],
-                   help='long-side sizes of the resized PNG cache')
+    p.add_argument(
+        '--resize', type=int, nargs='*', default=[], help='long-side sizes of the resized PNG cache'
+    )
     p.add_argument('--drop-invalid-rows', action='store_true')
-    p.add_argument('--strict', action='store_true',
-                   help='exit 1 when listed images are missing')
+    p.add_argument('--strict', action='store_true', help='exit 1 when listed images are missing')
     return p.parse_args(argv)
 
 
 def write_resized(loader, src: str, dst: str, size: int) -> None:
     """Long side to ``size`` (8-bit PNG, written atomically)."""
     import cv2
+
     img = loader(dict(img_path=src))['img']
     h, w = img.shape[:2]
     s = size / max(h, w)
     if s != 1:
-        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
-                         interpolation=cv2.INTER_AREA)
+        img = cv2.resize(
+            img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+        )
     tmp = dst + '.tmp.png'
     if not cv2.imwrite(tmp, img):
         raise OSError(f'cannot write {dst}')
@@ -63,7 +65,7 @@ def write_resized(loader, src: str, dst: str, size: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import cxr_mm  # noqa: F401
+    import cxr_mm.register  # noqa: F401
     from cxr_mm.datasets.nih import NIHChestXrayDataset
     from cxr_mm.datasets.transforms.loading import LoadCXRImage
 
@@ -80,7 +82,8 @@ def main(argv=None) -> int:
         view_positions=args.view_positions,
         on_invalid_row='drop' if args.drop_invalid_rows else 'error',
         mode='multilabel',
-        serialize_data=False)
+        serialize_data=False,
+    )
 
     def names(ds):
         return [osp.basename(d['img_path']) for d in ds.data_list]
@@ -96,24 +99,24 @@ def main(argv=None) -> int:
             print(ds.format_summary())
             write(f'{split}.txt', names(ds))
             missing += ds.summary['missing']
-            all_paths.update(
-                {osp.basename(d['img_path']): d['img_path']
-                 for d in ds.data_list})
+            all_paths.update({osp.basename(d['img_path']): d['img_path'] for d in ds.data_list})
         for frac in args.fractions:
-            ds = NIHChestXrayDataset(
-                split='train', label_fraction=frac, **common)
+            ds = NIHChestXrayDataset(split='train', label_fraction=frac, **common)
             tag = f'{frac * 100:g}'
             write(f'train_frac{tag}.txt', names(ds))
-            print(f'label fraction {frac:g}: {len(ds)} images of '
-                  f"{ds.summary['patients']} patients -> "
-                  f'train_frac{tag}.txt')
+            print(
+                f'label fraction {frac:g}: {len(ds)} images of '
+                f'{ds.summary["patients"]} patients -> '
+                f'train_frac{tag}.txt'
+            )
     except (ValueError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     write('missing.txt', sorted(missing))
-    print(f'missing image files: {len(missing)}'
-          + (f" (listed in {osp.join(args.out_dir, 'missing.txt')})"
-             if missing else ''))
+    print(
+        f'missing image files: {len(missing)}'
+        + (f' (listed in {osp.join(args.out_dir, "missing.txt")})' if missing else '')
+    )
 
     loader = LoadCXRImage(color_type='grayscale')  # 8-bit (h, w)
     for size in args.resize:

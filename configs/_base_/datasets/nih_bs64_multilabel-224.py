@@ -35,7 +35,9 @@ train_dataloader = dict(
         split='train',
         mode='multilabel',
         label_fraction=1.0,
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+    ),
+)
 val_dataloader = dict(
     batch_size=64,
     num_workers=8,
@@ -46,7 +48,9 @@ val_dataloader = dict(
         data_root=data_root,
         split='val',
         mode='multilabel',
-        pipeline=test_pipeline))
+        pipeline=test_pipeline,
+    ),
+)
 # The official test list, read like validation.
 test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='MultiLabelAUC')

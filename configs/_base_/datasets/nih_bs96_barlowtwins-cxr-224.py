@@ -27,4 +27,6 @@ train_dataloader = dict(
         ann_file='Data_Entry_2017.csv',
         split='train_val',
         mode='unlabeled',
-        pipeline=train_pipeline))
+        pipeline=train_pipeline,
+    ),
+)

@@ -17,7 +17,7 @@ train_pipeline = [
     # mild enough to keep the VOI window's meaning.
     dict(type='Brightness', prob=0.5, min_mag=0.85, max_mag=1.15),
     dict(type='Contrast', prob=0.5, min_mag=0.85, max_mag=1.15),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadCXRImage', color_type='color', window='voi', backend_args=backend_args),
@@ -26,7 +26,8 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+    ),
 ]
 
 train_dataloader = dict(
@@ -45,7 +46,9 @@ train_dataloader = dict(
         keep_negatives=True,
         filter_cfg=dict(filter_empty_gt=False),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -62,7 +65,9 @@ val_dataloader = dict(
         keep_negatives=True,
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 # The held-out test part of the split, read like validation (reported once).
 test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 

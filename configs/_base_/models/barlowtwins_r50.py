@@ -6,13 +6,15 @@ model = dict(
         type='SelfSupDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        to_rgb=True),
+        to_rgb=True,
+    ),
     backbone=dict(
         type='ResNet',
         depth=50,
         norm_cfg=dict(type='SyncBN'),
         zero_init_residual=True,
-        init_cfg=None),
+        init_cfg=None,
+    ),
     neck=dict(
         type='NonLinearNeck',
         in_channels=2048,
@@ -22,8 +24,11 @@ model = dict(
         with_last_bn=False,
         with_last_bn_affine=False,
         with_avg_pool=True,
-        init_cfg=dict(type='Kaiming', distribution='uniform', layer=['Linear'])),
+        init_cfg=dict(type='Kaiming', distribution='uniform', layer=['Linear']),
+    ),
     head=dict(
         type='LatentCrossCorrelationHead',
         in_channels=8192,
-        loss=dict(type='CrossCorrelationLoss', lambd=0.0051)))
+        loss=dict(type='CrossCorrelationLoss', lambd=0.0051),
+    ),
+)

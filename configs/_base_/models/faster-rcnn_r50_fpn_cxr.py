@@ -4,6 +4,4 @@
 # local ImageNet or BarlowTwins-CXR file.
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
-model = dict(
-    backbone=dict(init_cfg=None),
-    roi_head=dict(bbox_head=dict(num_classes=14)))
+model = dict(backbone=dict(init_cfg=None), roi_head=dict(bbox_head=dict(num_classes=14)))

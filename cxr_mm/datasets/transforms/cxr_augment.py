@@ -24,6 +24,7 @@ Presets (``BarlowTwinsCXRView(preset=...)``), all built from mmpretrain transfor
 Views need 3-channel uint8 images (``LoadCXRImage(color_type='color')``): the
 ImageNet ResNet-50 takes RGB, and solarize's threshold 128 is on the 8-bit scale.
 """
+
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -62,26 +63,30 @@ class RandomAffineCXR(BaseTransform):
 
     _INTERP = dict(nearest=cv2.INTER_NEAREST, bilinear=cv2.INTER_LINEAR, bicubic=cv2.INTER_CUBIC)
 
-    def __init__(self,
-                 degrees: Union[float, Sequence[float]] = 0.,
-                 translate: Optional[Sequence[float]] = None,
-                 scale: Optional[Sequence[float]] = None,
-                 shear: Union[None, float, Sequence[float]] = None,
-                 prob: float = 1.,
-                 fill: int = 0,
-                 interpolation: str = 'bilinear') -> None:
+    def __init__(
+        self,
+        degrees: Union[float, Sequence[float]] = 0.0,
+        translate: Optional[Sequence[float]] = None,
+        scale: Optional[Sequence[float]] = None,
+        shear: Union[None, float, Sequence[float]] = None,
+        prob: float = 1.0,
+        fill: int = 0,
+        interpolation: str = 'bilinear',
+    ) -> None:
         self.degrees = self._range(degrees, 'degrees')
-        self.shear = self._range(shear, 'shear') if shear is not None else (0., 0.)
+        self.shear = self._range(shear, 'shear') if shear is not None else (0.0, 0.0)
         if translate is not None and not all(0 <= t <= 1 for t in translate):
             raise ValueError(f'translate must be fractions in [0, 1], got {translate}')
-        self.translate = tuple(translate) if translate is not None else (0., 0.)
+        self.translate = tuple(translate) if translate is not None else (0.0, 0.0)
         if scale is not None and not (len(scale) == 2 and 0 < scale[0] <= scale[1]):
             raise ValueError(f'scale must be (min, max) with 0 < min <= max, got {scale}')
-        self.scale = tuple(scale) if scale is not None else (1., 1.)
+        self.scale = tuple(scale) if scale is not None else (1.0, 1.0)
         if not 0 <= prob <= 1:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
         if interpolation not in self._INTERP:
-            raise ValueError(f'interpolation must be one of {list(self._INTERP)}, got {interpolation}')
+            raise ValueError(
+                f'interpolation must be one of {list(self._INTERP)}, got {interpolation}'
+            )
         self.prob = prob
         self.fill = fill
         self.interpolation = interpolation
@@ -107,13 +112,14 @@ class RandomAffineCXR(BaseTransform):
         return apply, angle, tx, ty, scale, shear
 
     @staticmethod
-    def affine_matrix(h: int, w: int, angle: float, tx: float, ty: float, scale: float,
-                      shear: float) -> np.ndarray:
+    def affine_matrix(
+        h: int, w: int, angle: float, tx: float, ty: float, scale: float, shear: float
+    ) -> np.ndarray:
         """2x3 forward matrix: centre -> x-shear -> rotate and scale -> centre + shift."""
         cx, cy = (w - 1) * 0.5, (h - 1) * 0.5
         rot, sx = math.radians(angle), math.radians(shear)
         rotation = np.array([[math.cos(rot), math.sin(rot)], [-math.sin(rot), math.cos(rot)]])
-        shear_x = np.array([[1., -math.tan(sx)], [0., 1.]])
+        shear_x = np.array([[1.0, -math.tan(sx)], [0.0, 1.0]])
         linear = scale * rotation @ shear_x
         offset = np.array([cx + tx, cy + ty]) - linear @ np.array([cx, cy])
         return np.hstack([linear, offset[:, None]])
@@ -125,20 +131,32 @@ class RandomAffineCXR(BaseTransform):
         if not apply:
             return results
         matrix = self.affine_matrix(h, w, angle, tx, ty, scale, shear)
-        out = cv2.warpAffine(img, matrix, (w, h), flags=self._INTERP[self.interpolation],
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=self.fill)
+        out = cv2.warpAffine(
+            img,
+            matrix,
+            (w, h),
+            flags=self._INTERP[self.interpolation],
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=self.fill,
+        )
         if img.ndim == 3 and out.ndim == 2:
             out = out[..., None]
         results['img'] = out
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(degrees={self.degrees}, translate={self.translate}, '
-                f'scale={self.scale}, shear={self.shear}, prob={self.prob}, fill={self.fill})')
+        return (
+            f'{self.__class__.__name__}(degrees={self.degrees}, translate={self.translate}, '
+            f'scale={self.scale}, shear={self.shear}, prob={self.prob}, fill={self.fill})'
+        )
 
 
-def barlowtwins_cxr_view_pipeline(preset: str = 'cxr', view: int = 0, scale: int = 224,
-                                  crop_ratio_range: Tuple[float, float] = (0.08, 1.0)) -> List[dict]:
+def barlowtwins_cxr_view_pipeline(
+    preset: str = 'cxr',
+    view: int = 0,
+    scale: int = 224,
+    crop_ratio_range: Tuple[float, float] = (0.08, 1.0),
+) -> List[dict]:
     """Transform configs of one of the two asymmetric views (``view`` 0 or 1)."""
     if preset not in PRESETS:
         raise ValueError(f'preset must be one of {PRESETS}, got {preset!r}')
@@ -147,35 +165,68 @@ def barlowtwins_cxr_view_pipeline(preset: str = 'cxr', view: int = 0, scale: int
     blur_prob = (1.0, 0.1)[view]
     if preset == 'medaugment':
         rotation, translate, affine_scale, shear = (
-            (15, (0.1, 0.1), (0.9, 1.1), 15), (5, (0.05, 0.05), (0.95, 1.05), 10))[view]
+            (15, (0.1, 0.1), (0.9, 1.1), 15),
+            (5, (0.05, 0.05), (0.95, 1.05), 10),
+        )[view]
         return [
-            dict(type='mmpretrain.Resize', scale=(scale, scale), interpolation='bicubic',
-                 backend='pillow'),
+            dict(
+                type='mmpretrain.Resize',
+                scale=(scale, scale),
+                interpolation='bicubic',
+                backend='pillow',
+            ),
             dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4),
             dict(type='RandomAffineCXR', degrees=rotation, prob=0.5),
             dict(type='mmpretrain.RandomFlip', prob=0.5, direction='horizontal'),
             dict(type='mmpretrain.RandomFlip', prob=0.5, direction='vertical'),
-            dict(type='mmpretrain.GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf',
-                 prob=blur_prob),
-            dict(type='RandomAffineCXR', degrees=0, translate=translate, scale=affine_scale,
-                 shear=shear),
+            dict(
+                type='mmpretrain.GaussianBlur',
+                magnitude_range=(0.1, 2.0),
+                magnitude_std='inf',
+                prob=blur_prob,
+            ),
+            dict(
+                type='RandomAffineCXR',
+                degrees=0,
+                translate=translate,
+                scale=affine_scale,
+                shear=shear,
+            ),
         ]
     jitter = dict(brightness=0.4, contrast=0.4)
     if preset == 'imagenet':
         jitter.update(saturation=0.2, hue=0.1)
     pipeline = [
-        dict(type='mmpretrain.RandomResizedCrop', scale=scale, crop_ratio_range=crop_ratio_range,
-             interpolation='bicubic', backend='pillow'),
+        dict(
+            type='mmpretrain.RandomResizedCrop',
+            scale=scale,
+            crop_ratio_range=crop_ratio_range,
+            interpolation='bicubic',
+            backend='pillow',
+        ),
         dict(type='mmpretrain.RandomFlip', prob=0.5),
-        dict(type='RandomApply',  # mmcv's, in the root registry
-             transforms=[dict(type='mmpretrain.ColorJitter', **jitter)], prob=0.8),
+        dict(
+            type='RandomApply',  # mmcv's, in the root registry
+            transforms=[dict(type='mmpretrain.ColorJitter', **jitter)],
+            prob=0.8,
+        ),
     ]
     if preset == 'imagenet':
-        pipeline.append(dict(type='mmpretrain.RandomGrayscale', prob=0.2, keep_channels=True,
-                             channel_weights=(0.114, 0.587, 0.2989)))
+        pipeline.append(
+            dict(
+                type='mmpretrain.RandomGrayscale',
+                prob=0.2,
+                keep_channels=True,
+                channel_weights=(0.114, 0.587, 0.2989),
+            )
+        )
     pipeline += [
-        dict(type='mmpretrain.GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf',
-             prob=blur_prob),
+        dict(
+            type='mmpretrain.GaussianBlur',
+            magnitude_range=(0.1, 2.0),
+            magnitude_std='inf',
+            prob=blur_prob,
+        ),
         dict(type='mmpretrain.Solarize', thr=128, prob=(0.0, 0.2)[view]),
     ]
     return pipeline
@@ -201,13 +252,22 @@ class BarlowTwinsCXRView(BaseTransform):
             Defaults to (0.08, 1.0), the authors' (torchvision default).
     """
 
-    def __init__(self, preset: str = 'cxr', view: int = 0, scale: int = 224,
-                 crop_ratio_range: Tuple[float, float] = (0.08, 1.0)) -> None:
+    def __init__(
+        self,
+        preset: str = 'cxr',
+        view: int = 0,
+        scale: int = 224,
+        crop_ratio_range: Tuple[float, float] = (0.08, 1.0),
+    ) -> None:
         from mmcv.transforms import Compose
+
         self.preset, self.view, self.scale = preset, view, scale
         self.pipeline = Compose(
-            [TRANSFORMS.build(t) for t in barlowtwins_cxr_view_pipeline(
-                preset, view, scale, tuple(crop_ratio_range))])
+            [
+                TRANSFORMS.build(t)
+                for t in barlowtwins_cxr_view_pipeline(preset, view, scale, tuple(crop_ratio_range))
+            ]
+        )
 
     def transform(self, results: Dict) -> Dict:
         img = results.get('img')
@@ -215,9 +275,12 @@ class BarlowTwinsCXRView(BaseTransform):
             desc = 'missing' if img is None else f'{img.dtype} {img.shape}'
             raise ValueError(
                 f'BarlowTwinsCXRView needs a 3-channel uint8 image (LoadCXRImage with '
-                f"color_type='color'), got {desc} for {results.get('img_path', '<no img_path>')}")
+                f"color_type='color'), got {desc} for {results.get('img_path', '<no img_path>')}"
+            )
         return self.pipeline(results)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(preset={self.preset!r}, view={self.view}, '
-                f'scale={self.scale}, pipeline={self.pipeline})')
+        return (
+            f'{self.__class__.__name__}(preset={self.preset!r}, view={self.view}, '
+            f'scale={self.scale}, pipeline={self.pipeline})'
+        )

@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
-from ..dicom import WINDOW_MODES, _to_output, is_dicom, read_dicom
+from ...core.dicom import WINDOW_MODES, _to_output, is_dicom, read_dicom
 
 
 @TRANSFORMS.register_module()
@@ -15,7 +15,7 @@ class LoadCXRImage(BaseTransform):
     """Load a chest radiograph from DICOM, PNG or JPEG (8 or 16 bit).
 
     Replaces mmcv's ``LoadImageFromFile`` for radiographs: DICOM goes through
-    the DICOM grayscale pipeline (:func:`cxr_mm.datasets.dicom.read_dicom`:
+    the DICOM grayscale pipeline (:func:`cxr_mm.core.dicom.read_dicom`:
     Modality LUT, VOI LUT/window, MONOCHROME1 inversion) in 16-bit precision
     down to the final conversion; PNG/JPEG are read through mmcv unchanged
     (16-bit PNGs keep their precision). Registered in mmengine's root
@@ -53,20 +53,20 @@ class LoadCXRImage(BaseTransform):
             fetched as bytes). Defaults to None.
     """
 
-    def __init__(self,
-                 color_type: str = 'color',
-                 to_float32: bool = False,
-                 window: str = 'voi',
-                 percentiles: Sequence[float] = (0.5, 99.5),
-                 target_long_side: Optional[int] = None,
-                 reduce_tolerance: float = 0.0,
-                 backend_args: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        color_type: str = 'color',
+        to_float32: bool = False,
+        window: str = 'voi',
+        percentiles: Sequence[float] = (0.5, 99.5),
+        target_long_side: Optional[int] = None,
+        reduce_tolerance: float = 0.0,
+        backend_args: Optional[dict] = None,
+    ) -> None:
         if color_type not in ('color', 'grayscale'):
-            raise ValueError(
-                f"color_type must be 'color' or 'grayscale', got {color_type}")
+            raise ValueError(f"color_type must be 'color' or 'grayscale', got {color_type}")
         if window not in WINDOW_MODES:
-            raise ValueError(
-                f'window must be one of {WINDOW_MODES}, got {window}')
+            raise ValueError(f'window must be one of {WINDOW_MODES}, got {window}')
         self.color_type = color_type
         self.to_float32 = to_float32
         self.window = window
@@ -88,7 +88,7 @@ class LoadCXRImage(BaseTransform):
             if img.shape[2] == 4:
                 img = img[..., :3]
             img = mmcv.bgr2gray(img) if img.shape[2] == 3 else img[..., 0]
-        top = float(np.iinfo(img.dtype).max) if img.dtype.kind in 'ui' else 1.
+        top = float(np.iinfo(img.dtype).max) if img.dtype.kind in 'ui' else 1.0
         if self.window == 'voi':
             lo, hi = 0.0, top
         elif self.window == 'minmax':
@@ -99,13 +99,13 @@ class LoadCXRImage(BaseTransform):
             out = img.astype(np.float32) if self.to_float32 else img
         else:
             x = (img.astype(np.float32) - lo) / max(hi - lo, 1e-12)
-            out = _to_output(
-                np.clip(x, 0, 1), 'float32' if self.to_float32 else 'uint8')
+            out = _to_output(np.clip(x, 0, 1), 'float32' if self.to_float32 else 'uint8')
         meta = dict(
             ori_shape=img.shape[:2],
             pixel_spacing=None,
             photometric_interpretation='MONOCHROME2',
-            decode_scale=1.0)
+            decode_scale=1.0,
+        )
         return out, meta
 
     def _remote(self, path: str) -> bool:
@@ -128,7 +128,8 @@ class LoadCXRImage(BaseTransform):
                 percentiles=self.percentiles,
                 target_long_side=self.target_long_side,
                 reduce_tolerance=self.reduce_tolerance,
-                dtype='float32' if self.to_float32 else 'uint8')
+                dtype='float32' if self.to_float32 else 'uint8',
+            )
         else:
             img, meta = self._read_raster(path)
         if self.color_type == 'color':
@@ -148,15 +149,16 @@ class LoadCXRImage(BaseTransform):
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = tuple(meta['ori_shape'])
         results['pixel_spacing'] = meta['pixel_spacing']
-        results['photometric_interpretation'] = meta[
-            'photometric_interpretation']
+        results['photometric_interpretation'] = meta['photometric_interpretation']
         results['decode_scale'] = scale
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(color_type={self.color_type!r}, '
-                f'to_float32={self.to_float32}, window={self.window!r}, '
-                f'percentiles={self.percentiles}, '
-                f'target_long_side={self.target_long_side}, '
-                f'reduce_tolerance={self.reduce_tolerance}, '
-                f'backend_args={self.backend_args})')
+        return (
+            f'{self.__class__.__name__}(color_type={self.color_type!r}, '
+            f'to_float32={self.to_float32}, window={self.window!r}, '
+            f'percentiles={self.percentiles}, '
+            f'target_long_side={self.target_long_side}, '
+            f'reduce_tolerance={self.reduce_tolerance}, '
+            f'backend_args={self.backend_args})'
+        )

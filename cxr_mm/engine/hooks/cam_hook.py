@@ -1,5 +1,6 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 """Periodic CAM heatmaps of fixed validation images during training."""
+
 import os.path as osp
 import time
 from pathlib import Path
@@ -7,10 +8,10 @@ from typing import Dict, List, Optional, Sequence
 
 import mmengine
 import numpy as np
+from mmdet.registry import HOOKS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmdet.registry import HOOKS
 
 
 @HOOKS.register_module()
@@ -66,37 +67,36 @@ class CAMHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self,
-                 interval: int = 1,
-                 num_images: int = 2,
-                 image_indices: Optional[Sequence[int]] = None,
-                 max_boxes: int = 3,
-                 box_source: str = 'pred',
-                 score_thr: float = 0.05,
-                 method: str = 'ablation',
-                 target_layer: str = 'backbone.layer3',
-                 ratio_channels_to_ablate: float = 0.02,
-                 batch_size: int = 32,
-                 input_size: Optional[int] = None,
-                 rpn_max_per_img: Optional[int] = 100,
-                 iou_thr: float = 0.5,
-                 heatmap_thr: float = 0.5,
-                 norm_in_box: bool = False,
-                 exact: bool = False,
-                 out_dir: str = 'cam',
-                 add_to_visualizer: bool = True) -> None:
+    def __init__(
+        self,
+        interval: int = 1,
+        num_images: int = 2,
+        image_indices: Optional[Sequence[int]] = None,
+        max_boxes: int = 3,
+        box_source: str = 'pred',
+        score_thr: float = 0.05,
+        method: str = 'ablation',
+        target_layer: str = 'backbone.layer3',
+        ratio_channels_to_ablate: float = 0.02,
+        batch_size: int = 32,
+        input_size: Optional[int] = None,
+        rpn_max_per_img: Optional[int] = 100,
+        iou_thr: float = 0.5,
+        heatmap_thr: float = 0.5,
+        norm_in_box: bool = False,
+        exact: bool = False,
+        out_dir: str = 'cam',
+        add_to_visualizer: bool = True,
+    ) -> None:
         if interval < 1:
             raise ValueError(f'interval must be >= 1, got {interval}')
         if box_source not in ('pred', 'gt'):
-            raise ValueError(f"box_source must be 'pred' or 'gt', got "
-                             f'{box_source!r}')
+            raise ValueError(f"box_source must be 'pred' or 'gt', got {box_source!r}")
         if method not in ('ablation', 'eigen', 'grad'):
-            raise ValueError(f"method must be 'ablation', 'eigen' or 'grad', "
-                             f'got {method!r}')
+            raise ValueError(f"method must be 'ablation', 'eigen' or 'grad', got {method!r}")
         self.interval = interval
         self.num_images = num_images
-        self.image_indices = (None if image_indices is None else
-                              [int(i) for i in image_indices])
+        self.image_indices = None if image_indices is None else [int(i) for i in image_indices]
         self.max_boxes = max_boxes
         self.box_source = box_source
         self.score_thr = score_thr
@@ -124,8 +124,10 @@ class CAMHook(Hook):
         if self.image_indices is not None:
             bad = [i for i in self.image_indices if not 0 <= i < len(dataset)]
             if bad:
-                raise IndexError(f'CAMHook image_indices {bad} out of range '
-                                 f'(validation set has {len(dataset)} items)')
+                raise IndexError(
+                    f'CAMHook image_indices {bad} out of range '
+                    f'(validation set has {len(dataset)} items)'
+                )
             return list(self.image_indices)
         picked, skipped = [], 0
         for i in range(len(dataset)):
@@ -135,12 +137,15 @@ class CAMHook(Hook):
                     break
             else:
                 skipped += 1
-        logger.info(f'CAMHook: validation images {picked} (first with boxes; '
-                    f'{skipped} without boxes skipped)')
+        logger.info(
+            f'CAMHook: validation images {picked} (first with boxes; '
+            f'{skipped} without boxes skipped)'
+        )
         return picked
 
     def _tag(self, runner) -> Optional[str]:
         from mmengine.runner import IterBasedTrainLoop
+
         self._val_count += 1
         loop = getattr(runner, '_train_loop', None)
         if isinstance(loop, IterBasedTrainLoop):
@@ -151,9 +156,7 @@ class CAMHook(Hook):
             return None
         return f'epoch_{runner.epoch}'
 
-    def after_val_epoch(self,
-                        runner,
-                        metrics: Optional[Dict[str, float]] = None) -> None:
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         tag = self._tag(runner)
         if tag is None or not is_main_process():
             return
@@ -165,13 +168,18 @@ class CAMHook(Hook):
 
     # ------------------------------------------------------------------
     def _run(self, runner, tag: str):
-        from cxr_mm.cam import (DetCAM, load_dataset_item, localisation_scores,
-                                render_overlay, renormalize_in_box, save_rgb,
-                                select_boxes)
+        from cxr_mm.cam import (
+            DetCAM,
+            load_dataset_item,
+            localisation_scores,
+            render_overlay,
+            renormalize_in_box,
+            save_rgb,
+            select_boxes,
+        )
         from cxr_mm.cam.inputs import resize_pipeline
 
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         dataset = runner.val_dataloader.dataset
         if not hasattr(self, '_indices'):
             self._indices = self._pick_images(dataset, runner.logger)
@@ -187,7 +195,8 @@ class CAMHook(Hook):
             ratio_channels_to_ablate=self.ratio_channels_to_ablate,
             batch_size=self.batch_size,
             iou_thr=self.iou_thr,
-            exact=self.exact)
+            exact=self.exact,
+        )
         # Bounded cost: fewer proposals; and detections down to score_thr
         # (an early detector may have none above test_cfg's threshold).
         overrides = []
@@ -195,45 +204,45 @@ class CAMHook(Hook):
         if self.rpn_max_per_img is not None and rpn_cfg is not None:
             overrides.append((rpn_cfg, 'max_per_img', self.rpn_max_per_img))
         rcnn_cfg = getattr(model.roi_head, 'test_cfg', None)
-        if (self.box_source == 'pred' and rcnn_cfg is not None
-                and rcnn_cfg.get('score_thr', 0) > self.score_thr):
+        if (
+            self.box_source == 'pred'
+            and rcnn_cfg is not None
+            and rcnn_cfg.get('score_thr', 0) > self.score_thr
+        ):
             overrides.append((rcnn_cfg, 'score_thr', self.score_thr))
         saved = [(c, k, c.get(k)) for c, k, _ in overrides]
         for c, k, v in overrides:
             c[k] = v
         records = []
-        stats = dict(images=0, boxes=0, forwards=0, channels_ablated=0,
-                     input_shape='-', no_gt=0, no_dets=0)
+        stats = dict(
+            images=0, boxes=0, forwards=0, channels_ablated=0, input_shape='-', no_gt=0, no_dets=0
+        )
         step = runner.epoch if tag.startswith('epoch') else runner.iter
         try:
             for idx in self._indices:
                 item = load_dataset_item(model, dataset, pipeline, idx)
                 dets = cam.detect(item.inputs, item.data_sample)
                 if self.box_source == 'pred':
-                    sel = select_boxes(
-                        dets, topk=self.max_boxes, score_thr=self.score_thr)
+                    sel = select_boxes(dets, topk=self.max_boxes, score_thr=self.score_thr)
                     stats['no_dets'] += int(len(sel) == 0)
                     boxes, labels = dets['boxes'][sel], dets['labels'][sel]
                     scores = dets['scores'][sel]
                 else:
-                    boxes = item.gt_boxes[:self.max_boxes]
-                    labels = item.gt_labels[:self.max_boxes]
+                    boxes = item.gt_boxes[: self.max_boxes]
+                    labels = item.gt_labels[: self.max_boxes]
                     scores = None
                 res = cam(item.inputs, item.data_sample, boxes, labels)
                 h, w = item.image.shape[:2]
                 stats['images'] += 1
                 stats['boxes'] += len(boxes)
-                stats['input_shape'] = 'x'.join(
-                    str(v) for v in item.inputs.shape[-2:])
+                stats['input_shape'] = 'x'.join(str(v) for v in item.inputs.shape[-2:])
                 stats['forwards'] += int(res.stats.get('forwards', 0))
-                stats['channels_ablated'] += int(
-                    res.stats.get('channels_ablated', 0))
-                stem = Path(item.data_sample.metainfo.get(
-                    'img_path', f'img{idx}')).stem
+                stats['channels_ablated'] += int(res.stats.get('channels_ablated', 0))
+                stem = Path(item.data_sample.metainfo.get('img_path', f'img{idx}')).stem
                 for k in range(len(boxes)):
                     heat = res.cams[k][:h, :w]
                     if self.box_source == 'gt':
-                        ref = boxes[k:k + 1]
+                        ref = boxes[k : k + 1]
                     else:
                         ref = item.gt_boxes[item.gt_labels == labels[k]]
                     if len(ref):
@@ -243,30 +252,30 @@ class CAMHook(Hook):
                         records.append(rec)
                     else:
                         stats['no_gt'] += 1
-                    shown = (renormalize_in_box(heat, boxes[k])
-                             if self.norm_in_box else heat)
-                    name = (class_names[labels[k]]
-                            if class_names else str(labels[k]))
-                    text = name if scores is None else \
-                        f'{name} {scores[k]:.2f}'
+                    shown = renormalize_in_box(heat, boxes[k]) if self.norm_in_box else heat
+                    name = class_names[labels[k]] if class_names else str(labels[k])
+                    text = name if scores is None else f'{name} {scores[k]:.2f}'
                     if not res.valid[k]:
                         text += ' (not detected)'
                     overlay = render_overlay(
-                        item.image, shown, item.gt_boxes, item.gt_labels,
-                        dets['boxes'][:self.max_boxes],
-                        dets['labels'][:self.max_boxes],
-                        dets['scores'][:self.max_boxes],
+                        item.image,
+                        shown,
+                        item.gt_boxes,
+                        item.gt_labels,
+                        dets['boxes'][: self.max_boxes],
+                        dets['labels'][: self.max_boxes],
+                        dets['scores'][: self.max_boxes],
                         focal_box=boxes[k],
                         focal_text=text,
-                        class_names=class_names)
+                        class_names=class_names,
+                    )
                     safe = ''.join(c if c.isalnum() else '_' for c in name)
                     fname = f'{stem}_{self.box_source}{k}_{safe}.png'
                     save_rgb(osp.join(out_dir, fname), overlay)
                     if self.add_to_visualizer:
                         runner.visualizer.add_image(
-                            f'{self.out_dir}_{stem}_{self.box_source}{k}',
-                            overlay,
-                            step=step)
+                            f'{self.out_dir}_{stem}_{self.box_source}{k}', overlay, step=step
+                        )
         finally:
             for c, k, v in saved:
                 c[k] = v
@@ -274,9 +283,11 @@ class CAMHook(Hook):
 
     def _log(self, runner, tag, records, stats, seconds) -> None:
         from cxr_mm.cam import summarise
+
         summary = summarise(records)['all']
-        elapsed = (time.perf_counter() - self._run_start
-                   if self._run_start is not None else float('nan'))
+        elapsed = (
+            time.perf_counter() - self._run_start if self._run_start is not None else float('nan')
+        )
         # What the hook adds: its time over the time of everything else.
         rest = elapsed - self.total_seconds
         added = self.total_seconds / rest if rest > 0 else float('nan')
@@ -287,19 +298,25 @@ class CAMHook(Hook):
             f'{stats["forwards"]} forwards, {stats["channels_ablated"]} '
             f'channels ablated, {seconds:.1f} s '
             f'(CAM total {self.total_seconds:.1f} s: adds {100 * added:.1f}% '
-            f'to the run so far)')
-        fmt = ('pointing {pointing:.3f}, energy {energy:.3f}, '
-               'iou {iou:.3f} over {n} boxes ({n_undefined} not detected')
+            f'to the run so far)'
+        )
+        fmt = (
+            'pointing {pointing:.3f}, energy {energy:.3f}, '
+            'iou {iou:.3f} over {n} boxes ({n_undefined} not detected'
+        )
         msg = fmt.format(**summary)
         if self.box_source == 'pred':
-            msg += (f', {stats["no_gt"]} without a same-class GT box; '
-                    f'{stats["no_dets"]} images without detections >= '
-                    f'{self.score_thr}')
+            msg += (
+                f', {stats["no_gt"]} without a same-class GT box; '
+                f'{stats["no_dets"]} images without detections >= '
+                f'{self.score_thr}'
+            )
         runner.logger.info(f'CAMHook {tag} localisation vs GT: {msg})')
         step = runner.epoch if tag.startswith('epoch') else runner.iter
         scalars = {
             f'{self.out_dir}/{k}': summary[k]
-            for k in ('pointing', 'energy', 'iou') if np.isfinite(summary[k])
+            for k in ('pointing', 'energy', 'iou')
+            if np.isfinite(summary[k])
         }
         scalars[f'{self.out_dir}/seconds'] = seconds
         runner.visualizer.add_scalars(scalars, step=step)

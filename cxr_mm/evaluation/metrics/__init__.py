@@ -1,3 +1,3 @@
-# Components are imported here so that 'import cxr_mm' registers them.
-from .vindr_metric import VinDrMetric  # noqa: F401,E402  (helper stage2)
+# Importing registers the metrics (see cxr_mm.register).
 from .multilabel_auc import MultiLabelAUC  # noqa: F401
+from .vindr_metric import VinDrMetric  # noqa: F401

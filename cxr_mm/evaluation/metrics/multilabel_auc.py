@@ -1,4 +1,5 @@
 """Per-finding ROC AUC for multi-label chest X-ray classification."""
+
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -47,6 +48,7 @@ class MultiLabelAUC(BaseMetric):
             ranks. Defaults to 'cpu'.
         prefix (str, optional): Metric name prefix. Defaults to 'AUC'.
     """
+
     default_prefix: Optional[str] = 'AUC'
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -60,7 +62,7 @@ class MultiLabelAUC(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         scores = torch.stack([r['pred_score'] for r in results]).numpy()
-        targets = (torch.stack([r['gt_score'] for r in results]).numpy() > 0.5)
+        targets = torch.stack([r['gt_score'] for r in results]).numpy() > 0.5
         classes = (self.dataset_meta or {}).get('classes')
         if classes is None or len(classes) != scores.shape[1]:
             classes = [str(i) for i in range(scores.shape[1])]
@@ -69,8 +71,12 @@ class MultiLabelAUC(BaseMetric):
         if skipped:
             MMLogger.get_current_instance().warning(
                 f'MultiLabelAUC: {len(skipped)} of {len(classes)} classes have only one label '
-                f'value among {len(results)} samples and no AUC; excluded from the mean: {skipped}')
-        metrics = {'mean': float(np.nanmean(aucs)) if len(skipped) < len(classes) else float('nan'),
-                   'num_skipped': len(skipped), 'num_samples': len(results)}
+                f'value among {len(results)} samples and no AUC; excluded from the mean: {skipped}'
+            )
+        metrics = {
+            'mean': float(np.nanmean(aucs)) if len(skipped) < len(classes) else float('nan'),
+            'num_skipped': len(skipped),
+            'num_samples': len(results),
+        }
         metrics.update({name: float(a) for name, a in zip(classes, aucs)})
         return metrics

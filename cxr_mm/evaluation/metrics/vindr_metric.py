@@ -22,6 +22,7 @@ Per-class AP50 is returned as ``AP50_<class>`` (lower case, non-alphanumerics ->
 A table of every class is logged, and PR curves (IoU 0.5), a per-class AP bar chart and
 ``metrics.json`` are written to ``out_dir`` (default: ``<run log dir>/vindr_eval``).
 """
+
 import contextlib
 import io
 import json
@@ -32,16 +33,16 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from mmengine.evaluator import BaseMetric
-from mmengine.logging import MMLogger, print_log
-
 from mmdet.evaluation.functional import average_precision
 from mmdet.evaluation.functional.mean_ap import tpfp_default
 from mmdet.registry import METRICS
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
 
-NO_FINDING = 'No finding'
+from ...core.classes import NO_FINDING
+
 # Kaggle's full-image box for the 'No finding' class.
-NO_FINDING_BOX = np.array([0., 0., 1., 1.], dtype=np.float32)
+NO_FINDING_BOX = np.array([0.0, 0.0, 1.0, 1.0], dtype=np.float32)
 
 
 def class_slug(name: str) -> str:
@@ -49,11 +50,13 @@ def class_slug(name: str) -> str:
     return re.sub(r'[^0-9a-z]+', '_', name.lower()).strip('_')
 
 
-def voc_ap_per_class(anns: Sequence[dict],
-                     dets: Sequence[List[np.ndarray]],
-                     num_classes: int,
-                     iou_thr: float,
-                     use_legacy_coordinate: bool = False) -> List[dict]:
+def voc_ap_per_class(
+    anns: Sequence[dict],
+    dets: Sequence[List[np.ndarray]],
+    num_classes: int,
+    iou_thr: float,
+    use_legacy_coordinate: bool = False,
+) -> List[dict]:
     """VOC 'area' AP per class, as mmdet's ``eval_map`` but in-process.
 
     Args:
@@ -75,8 +78,7 @@ def voc_ap_per_class(anns: Sequence[dict],
             cls_dets = img_dets[c]
             gt = ann['bboxes'][ann['labels'] == c]
             gt_ignore = ann['bboxes_ignore'][ann['labels_ignore'] == c]
-            tp, fp = tpfp_default(cls_dets, gt, gt_ignore, iou_thr, None,
-                                  use_legacy_coordinate)
+            tp, fp = tpfp_default(cls_dets, gt, gt_ignore, iou_thr, None, use_legacy_coordinate)
             tps.append(tp[0])
             fps.append(fp[0])
             scores.append(cls_dets[:, -1])
@@ -89,9 +91,15 @@ def voc_ap_per_class(anns: Sequence[dict],
         eps = np.finfo(np.float32).eps
         recall = tp / max(num_gts, eps)
         precision = tp / np.maximum(tp + fp, eps)
-        results.append(dict(
-            num_gts=num_gts, num_dets=len(scores), recall=recall,
-            precision=precision, ap=float(average_precision(recall, precision, 'area'))))
+        results.append(
+            dict(
+                num_gts=num_gts,
+                num_dets=len(scores),
+                recall=recall,
+                precision=precision,
+                ap=float(average_precision(recall, precision, 'area')),
+            )
+        )
     return results
 
 
@@ -130,15 +138,17 @@ class VinDrMetric(BaseMetric):
 
     default_prefix: Optional[str] = 'vindr'
 
-    def __init__(self,
-                 iou_thr: float = 0.5,
-                 kaggle_iou_thr: float = 0.4,
-                 coco: bool = True,
-                 use_legacy_coordinate: bool = False,
-                 plot: bool = True,
-                 out_dir: Optional[str] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        iou_thr: float = 0.5,
+        kaggle_iou_thr: float = 0.4,
+        coco: bool = True,
+        use_legacy_coordinate: bool = False,
+        plot: bool = True,
+        out_dir: Optional[str] = None,
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.iou_thr = iou_thr
         self.kaggle_iou_thr = kaggle_iou_thr
@@ -157,35 +167,50 @@ class VinDrMetric(BaseMetric):
                 width=int(sample['ori_shape'][1]),
                 bboxes=_np(gt['bboxes']).reshape(-1, 4).astype(np.float32),
                 labels=_np(gt['labels']).astype(np.int64),
-                bboxes_ignore=_np(ignored.get('bboxes', np.zeros((0, 4)))).reshape(
-                    -1, 4).astype(np.float32),
-                labels_ignore=_np(ignored.get('labels', np.zeros(0))).astype(np.int64))
+                bboxes_ignore=_np(ignored.get('bboxes', np.zeros((0, 4))))
+                .reshape(-1, 4)
+                .astype(np.float32),
+                labels_ignore=_np(ignored.get('labels', np.zeros(0))).astype(np.int64),
+            )
             pred = sample['pred_instances']
-            self.results.append((ann, dict(
-                bboxes=_np(pred['bboxes']).reshape(-1, 4).astype(np.float32),
-                scores=_np(pred['scores']).astype(np.float32),
-                labels=_np(pred['labels']).astype(np.int64))))
+            self.results.append(
+                (
+                    ann,
+                    dict(
+                        bboxes=_np(pred['bboxes']).reshape(-1, 4).astype(np.float32),
+                        scores=_np(pred['scores']).astype(np.float32),
+                        labels=_np(pred['labels']).astype(np.int64),
+                    ),
+                )
+            )
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """VOC, Kaggle and COCO mAP plus per-class AP50 (see module docstring)."""
         classes = self.dataset_meta.get('classes') if self.dataset_meta else None
         if not classes:
-            raise ValueError('VinDrMetric needs dataset_meta["classes"] '
-                             '(set by the dataset, e.g. VinDrCXRDataset).')
+            raise ValueError(
+                'VinDrMetric needs dataset_meta["classes"] '
+                '(set by the dataset, e.g. VinDrCXRDataset).'
+            )
         num_classes = len(classes)
         anns, preds = zip(*results) if results else ((), ())
-        bad = [p['labels'].max() for p in preds
-               if p['labels'].size and p['labels'].max() >= num_classes]
+        bad = [
+            p['labels'].max()
+            for p in preds
+            if p['labels'].size and p['labels'].max() >= num_classes
+        ]
         if bad:
-            raise ValueError(f'prediction label {max(bad)} >= number of classes '
-                             f'{num_classes}: the model and dataset disagree.')
+            raise ValueError(
+                f'prediction label {max(bad)} >= number of classes '
+                f'{num_classes}: the model and dataset disagree.'
+            )
         dets = [_split_by_class(p, num_classes) for p in preds]
 
-        voc = voc_ap_per_class(anns, dets, num_classes, self.iou_thr,
-                               self.use_legacy_coordinate)
+        voc = voc_ap_per_class(anns, dets, num_classes, self.iou_thr, self.use_legacy_coordinate)
         k_anns, k_dets = self._with_no_finding(anns, preds, dets)
-        kaggle = voc_ap_per_class(k_anns, k_dets, num_classes + 1,
-                                  self.kaggle_iou_thr, self.use_legacy_coordinate)
+        kaggle = voc_ap_per_class(
+            k_anns, k_dets, num_classes + 1, self.kaggle_iou_thr, self.use_legacy_coordinate
+        )
 
         metrics = OrderedDict()
         metrics['mAP50'] = mean_ap(voc)
@@ -202,8 +227,7 @@ class VinDrMetric(BaseMetric):
         print_log('\n' + table, logger='current')
         out_dir = self._resolve_out_dir()
         if out_dir is not None:
-            self._write_outputs(out_dir, classes, voc, kaggle, coco_per_class,
-                                metrics, table)
+            self._write_outputs(out_dir, classes, voc, kaggle, coco_per_class, metrics, table)
         return metrics
 
     def _with_no_finding(self, anns, preds, dets) -> Tuple[list, list]:
@@ -224,18 +248,46 @@ class VinDrMetric(BaseMetric):
 
     def _table(self, classes, voc, kaggle, coco_per_class, metrics) -> str:
         from terminaltables import AsciiTable
-        rows = [['class', 'gts', 'dets', f'recall@{self.iou_thr:g}',
-                 f'AP{int(self.iou_thr * 100)}', f'AP{int(self.kaggle_iou_thr * 100)}',
-                 'COCO AP']]
+
+        rows = [
+            [
+                'class',
+                'gts',
+                'dets',
+                f'recall@{self.iou_thr:g}',
+                f'AP{int(self.iou_thr * 100)}',
+                f'AP{int(self.kaggle_iou_thr * 100)}',
+                'COCO AP',
+            ]
+        ]
         for name, v, k, c in zip(classes, voc, kaggle, coco_per_class):
             recall = v['recall'][-1] if v['recall'].size else 0.0
-            rows.append([name, v['num_gts'], v['num_dets'], f'{recall:.3f}',
-                         f'{v["ap"]:.3f}', f'{k["ap"]:.3f}', _fmt(c)])
+            rows.append(
+                [
+                    name,
+                    v['num_gts'],
+                    v['num_dets'],
+                    f'{recall:.3f}',
+                    f'{v["ap"]:.3f}',
+                    f'{k["ap"]:.3f}',
+                    _fmt(c),
+                ]
+            )
         nf = kaggle[-1]
-        rows.append([f'{NO_FINDING} (Kaggle)', nf['num_gts'], nf['num_dets'], '',
-                     '', f'{nf["ap"]:.3f}', ''])
-        rows.append(['mean', '', '', '', f'{metrics["mAP50"]:.3f}',
-                     f'{metrics["mAP40_kaggle"]:.3f}', _fmt(metrics.get('coco_mAP'))])
+        rows.append(
+            [f'{NO_FINDING} (Kaggle)', nf['num_gts'], nf['num_dets'], '', '', f'{nf["ap"]:.3f}', '']
+        )
+        rows.append(
+            [
+                'mean',
+                '',
+                '',
+                '',
+                f'{metrics["mAP50"]:.3f}',
+                f'{metrics["mAP40_kaggle"]:.3f}',
+                _fmt(metrics.get('coco_mAP')),
+            ]
+        )
         table = AsciiTable(rows)
         table.inner_footing_row_border = True
         table.title = 'VinDr-CXR detection'
@@ -249,32 +301,47 @@ class VinDrMetric(BaseMetric):
             return None
         return osp.join(osp.dirname(log_file), 'vindr_eval')
 
-    def _write_outputs(self, out_dir, classes, voc, kaggle, coco_per_class, metrics,
-                       table) -> None:
+    def _write_outputs(self, out_dir, classes, voc, kaggle, coco_per_class, metrics, table) -> None:
         os.makedirs(out_dir, exist_ok=True)
         summary = dict(
             metrics=dict(metrics),
-            per_class=[dict(name=n, num_gts=int(v['num_gts']), num_dets=int(v['num_dets']),
-                            ap50=v['ap'], ap40=k['ap'],
-                            coco_ap=None if np.isnan(c) else c)
-                       for n, v, k, c in zip(classes, voc, kaggle, coco_per_class)],
-            no_finding=dict(num_gts=int(kaggle[-1]['num_gts']), ap40=kaggle[-1]['ap'],
-                            rule='score = 1 - max detection score of the image'))
+            per_class=[
+                dict(
+                    name=n,
+                    num_gts=int(v['num_gts']),
+                    num_dets=int(v['num_dets']),
+                    ap50=v['ap'],
+                    ap40=k['ap'],
+                    coco_ap=None if np.isnan(c) else c,
+                )
+                for n, v, k, c in zip(classes, voc, kaggle, coco_per_class)
+            ],
+            no_finding=dict(
+                num_gts=int(kaggle[-1]['num_gts']),
+                ap40=kaggle[-1]['ap'],
+                rule='score = 1 - max detection score of the image',
+            ),
+        )
         with open(osp.join(out_dir, 'metrics.json'), 'w') as f:
             json.dump(summary, f, indent=2)
         with open(osp.join(out_dir, 'table.txt'), 'w') as f:
             f.write(table + '\n')
         if self.plot:
-            plot_pr_curves(osp.join(out_dir, 'pr_curves.png'), classes, voc,
-                           self.iou_thr)
-            plot_ap_bars(osp.join(out_dir, 'per_class_ap.png'), classes, voc, kaggle,
-                         self.iou_thr, self.kaggle_iou_thr)
-        print_log(f'VinDrMetric: table, metrics.json and plots in {out_dir}',
-                  logger='current')
+            plot_pr_curves(osp.join(out_dir, 'pr_curves.png'), classes, voc, self.iou_thr)
+            plot_ap_bars(
+                osp.join(out_dir, 'per_class_ap.png'),
+                classes,
+                voc,
+                kaggle,
+                self.iou_thr,
+                self.kaggle_iou_thr,
+            )
+        print_log(f'VinDrMetric: table, metrics.json and plots in {out_dir}', logger='current')
 
 
-def coco_map(anns: Sequence[dict], preds: Sequence[dict],
-             num_classes: int) -> Tuple[Dict[str, float], List[float]]:
+def coco_map(
+    anns: Sequence[dict], preds: Sequence[dict], num_classes: int
+) -> Tuple[Dict[str, float], List[float]]:
     """COCO mAP with pycocotools on in-memory json (boxes as mmdet's CocoMetric)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -282,22 +349,34 @@ def coco_map(anns: Sequence[dict], preds: Sequence[dict],
     images, gts, dts = [], [], []
     for idx, (ann, pred) in enumerate(zip(anns, preds)):
         images.append(dict(id=idx, width=ann['width'], height=ann['height']))
-        for boxes, labels, crowd in ((ann['bboxes'], ann['labels'], 0),
-                                     (ann['bboxes_ignore'], ann['labels_ignore'], 1)):
+        for boxes, labels, crowd in (
+            (ann['bboxes'], ann['labels'], 0),
+            (ann['bboxes_ignore'], ann['labels_ignore'], 1),
+        ):
             for box, label in zip(boxes, labels):
                 xywh = _xywh(box)
-                gts.append(dict(id=len(gts) + 1, image_id=idx, category_id=int(label),
-                                bbox=xywh, area=xywh[2] * xywh[3], iscrowd=crowd))
+                gts.append(
+                    dict(
+                        id=len(gts) + 1,
+                        image_id=idx,
+                        category_id=int(label),
+                        bbox=xywh,
+                        area=xywh[2] * xywh[3],
+                        iscrowd=crowd,
+                    )
+                )
         for box, score, label in zip(pred['bboxes'], pred['scores'], pred['labels']):
-            dts.append(dict(image_id=idx, category_id=int(label), bbox=_xywh(box),
-                            score=float(score)))
+            dts.append(
+                dict(image_id=idx, category_id=int(label), bbox=_xywh(box), score=float(score))
+            )
     keys = ['coco_mAP', 'coco_mAP50', 'coco_mAP75']
     if not gts or not dts:
         return dict.fromkeys(keys, 0.0), [0.0] * num_classes
 
     coco_gt = COCO()
-    coco_gt.dataset = dict(images=images, annotations=gts,
-                           categories=[dict(id=i) for i in range(num_classes)])
+    coco_gt.dataset = dict(
+        images=images, annotations=gts, categories=[dict(id=i) for i in range(num_classes)]
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' progress prints
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(dts)
@@ -319,10 +398,12 @@ def coco_map(anns: Sequence[dict], preds: Sequence[dict],
     return stats, per_class
 
 
-def plot_pr_curves(path: str, classes: Sequence[str], per_class: Sequence[dict],
-                   iou_thr: float) -> None:
+def plot_pr_curves(
+    path: str, classes: Sequence[str], per_class: Sequence[dict], iou_thr: float
+) -> None:
     """One precision-recall panel per class, AP in the title."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -334,22 +415,30 @@ def plot_pr_curves(path: str, classes: Sequence[str], per_class: Sequence[dict],
             ax.plot(np.r_[0, res['recall']], np.r_[1, res['precision']], lw=1.5)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
-        ax.set_title(f'{name}\nAP{int(iou_thr * 100)}={res["ap"]:.3f} '
-                     f'(gts={res["num_gts"]})', fontsize=9)
+        ax.set_title(
+            f'{name}\nAP{int(iou_thr * 100)}={res["ap"]:.3f} (gts={res["num_gts"]})', fontsize=9
+        )
         ax.set_xlabel('recall', fontsize=8)
         ax.set_ylabel('precision', fontsize=8)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(classes):]:
+    for ax in list(axes.flat)[len(classes) :]:
         ax.axis('off')
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def plot_ap_bars(path: str, classes: Sequence[str], voc: Sequence[dict],
-                 kaggle: Sequence[dict], iou_thr: float, kaggle_iou_thr: float) -> None:
+def plot_ap_bars(
+    path: str,
+    classes: Sequence[str],
+    voc: Sequence[dict],
+    kaggle: Sequence[dict],
+    iou_thr: float,
+    kaggle_iou_thr: float,
+) -> None:
     """Horizontal bars of per-class AP at both IoUs (and Kaggle's No finding)."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 

@@ -1,2 +1,2 @@
-# Components are imported here so that 'import cxr_mm' registers them.
+# Importing registers the components (see cxr_mm.register).
 from .global_cross_correlation_head import GlobalCrossCorrelationHead  # noqa: F401

@@ -1,4 +1,5 @@
 """Barlow Twins head whose statistics cover the global (all-rank) batch."""
+
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -14,6 +15,7 @@ def _differentiable_all_reduce(tensor: torch.Tensor) -> torch.Tensor:
     if not is_distributed() or get_world_size() == 1:
         return tensor
     from torch.distributed.nn.functional import all_reduce
+
     return all_reduce(tensor, op=torch_dist.ReduceOp.SUM)
 
 
@@ -60,11 +62,13 @@ class GlobalCrossCorrelationHead(BaseModule):
         init_cfg (dict or list[dict], optional): Initialization config dict.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 loss: dict,
-                 eps: float = 1e-5,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        loss: dict,
+        eps: float = 1e-5,
+        init_cfg: Optional[Union[dict, List[dict]]] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = in_channels
         self.eps = eps
@@ -73,8 +77,10 @@ class GlobalCrossCorrelationHead(BaseModule):
     def cross_correlation(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Global-batch cross-correlation matrix (DxD, float32)."""
         if input.shape != target.shape or input.shape[1] != self.in_channels:
-            raise ValueError(f'expected two Nx{self.in_channels} embeddings, got '
-                             f'{tuple(input.shape)} and {tuple(target.shape)}')
+            raise ValueError(
+                f'expected two Nx{self.in_channels} embeddings, got '
+                f'{tuple(input.shape)} and {tuple(target.shape)}'
+            )
         with torch.autocast(device_type=input.device.type, enabled=False):
             z1, n = global_batch_norm(input.float(), self.eps)
             z2, _ = global_batch_norm(target.float(), self.eps)

@@ -1,2 +1,2 @@
-# Components are imported here so that 'import cxr_mm' registers them.
+# Importing registers the components (see cxr_mm.register).
 from .cross_correlation_loss import FusedCrossCorrelationLoss  # noqa: F401

@@ -1,4 +1,5 @@
 """Barlow Twins redundancy-reduction loss evaluated in one pass, in float32."""
+
 import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS

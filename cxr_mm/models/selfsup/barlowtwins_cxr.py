@@ -1,4 +1,5 @@
 """BarlowTwins-CXR: Barlow Twins on chest X-rays, started from ImageNet weights."""
+
 from typing import Dict, List, Optional
 
 import torch
@@ -7,7 +8,7 @@ from mmpretrain.models import BarlowTwins
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils.resnet_checkpoint import load_resnet50_state_dict
+from ...checkpoint.resnet50 import load_resnet50_state_dict
 
 
 @MODELS.register_module()
@@ -37,12 +38,14 @@ class BarlowTwinsCXR(BarlowTwins):
         **kwargs: Other arguments of ``BaseSelfSupervisor``.
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 neck: dict,
-                 head: dict,
-                 backbone_checkpoint: Optional[str] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        backbone: dict,
+        neck: dict,
+        head: dict,
+        backbone_checkpoint: Optional[str] = None,
+        **kwargs,
+    ) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, **kwargs)
         self.backbone_checkpoint = backbone_checkpoint
 
@@ -56,12 +59,15 @@ class BarlowTwinsCXR(BarlowTwins):
         MMLogger.get_current_instance().info(
             f'BarlowTwinsCXR: backbone initialised from {self.backbone_checkpoint} '
             f'({len(state_dict)} ResNet-50 tensors; {len(dropped)} other tensors ignored'
-            f'{": " + ", ".join(dropped[:4]) if dropped else ""})')
+            f'{": " + ", ".join(dropped[:4]) if dropped else ""})'
+        )
 
-    def loss(self, inputs: List[torch.Tensor], data_samples: List[DataSample],
-             **kwargs) -> Dict[str, torch.Tensor]:
+    def loss(
+        self, inputs: List[torch.Tensor], data_samples: List[DataSample], **kwargs
+    ) -> Dict[str, torch.Tensor]:
         """Barlow Twins loss of two views; each view is normalised separately."""
         if not isinstance(inputs, list) or len(inputs) != 2:
-            raise ValueError('BarlowTwinsCXR expects two views per image '
-                             '(MultiView with num_views=[1, 1])')
+            raise ValueError(
+                'BarlowTwinsCXR expects two views per image (MultiView with num_views=[1, 1])'
+            )
         return super().loss(inputs, data_samples, **kwargs)

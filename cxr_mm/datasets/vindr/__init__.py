@@ -1,0 +1,1 @@
+from .dataset import SPLIT_NAMES, VinDrCXRDataset  # noqa: F401

@@ -1,0 +1,1 @@
+from .label_fraction import LabelFractionDataset  # noqa: F401

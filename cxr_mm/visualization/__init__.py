@@ -1,0 +1,1 @@
+"""Plots of evaluation results and CAM overlays (matplotlib / OpenCV)."""
