@@ -18,7 +18,7 @@ reproduces grad-cam's numbers exactly while
   same ablation values, see ``AblationLayer.__call__``).
 """
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -26,49 +26,23 @@ from pytorch_grad_cam.ablation_layer import AblationLayer
 from pytorch_grad_cam.utils.image import scale_cam_image
 from torch import Tensor, nn
 
-
-def _repeat(output, n: int):
-    """Batch of ``n`` copies of a cached (batch-1) module output."""
-    if isinstance(output, Tensor):
-        return output.repeat(n, *([1] * (output.dim() - 1)))
-    if isinstance(output, (tuple, list)):
-        return type(output)(_repeat(o, n) for o in output)
-    raise TypeError(f'cannot cache a module output of type {type(output)}')
+from .upstream_cache import ForwardPatch, UpstreamReplay, record_forward
 
 
-def _clone(output):
-    if isinstance(output, Tensor):
-        return output.detach().clone()
-    return type(output)(_clone(o) for o in output)
-
-
-def _is_cacheable(output) -> bool:
-    if isinstance(output, Tensor):
-        return output.dim() > 0 and output.shape[0] == 1
-    if isinstance(output, (tuple, list)):
-        return len(output) > 0 and all(_is_cacheable(o) for o in output)
-    return False
-
-
-class _ForwardPatch:
-    """Temporarily replace ``module.forward`` (restored on exit)."""
-
-    def __init__(self, patches: Dict[nn.Module, Callable]) -> None:
-        self.patches = patches
-        self.saved = {}
-
-    def __enter__(self):
-        for module, fn in self.patches.items():
-            self.saved[module] = module.__dict__.get('forward', None)
-            module.forward = fn
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for module, old in self.saved.items():
-            if old is None:
-                del module.forward
-            else:
-                module.forward = old
+def check_ablation_args(ratio_channels_to_ablate: float, batch_size: int) -> None:
+    """Refuse settings grad-cam would run with silently wrong results."""
+    if not 0.0 < ratio_channels_to_ablate <= 1.0:
+        raise ValueError(
+            f'ratio_channels_to_ablate must be in (0, 1], got {ratio_channels_to_ablate}'
+        )
+    if 0.5 < ratio_channels_to_ablate < 1.0:
+        raise ValueError(
+            'ratio_channels_to_ablate in (0.5, 1) makes grad-cam ablate '
+            'channels twice (it keeps the top AND bottom `ratio` of '
+            'channels); use <= 0.5 or 1.0'
+        )
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
 
 
 class BatchedAblationCAM:
@@ -112,115 +86,20 @@ class BatchedAblationCAM:
         ablation_layer: Optional[AblationLayer] = None,
         exact: bool = True,
     ) -> None:
-        if not 0.0 < ratio_channels_to_ablate <= 1.0:
-            raise ValueError(
-                f'ratio_channels_to_ablate must be in (0, 1], got {ratio_channels_to_ablate}'
-            )
-        if 0.5 < ratio_channels_to_ablate < 1.0:
-            raise ValueError(
-                'ratio_channels_to_ablate in (0.5, 1) makes grad-cam ablate '
-                'channels twice (it keeps the top AND bottom `ratio` of '
-                'channels); use <= 0.5 or 1.0'
-            )
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        check_ablation_args(ratio_channels_to_ablate, batch_size)
         self.model = model
         self.target_layer = target_layer
         self.batch_size = batch_size
         self.ratio_channels_to_ablate = ratio_channels_to_ablate
         self.ablation_layer = ablation_layer or AblationLayer()
-        names = {m: n for n, m in model.named_modules()}
-        if target_layer not in names:
+        if not any(m is target_layer for m in model.modules()):
             raise ValueError('target_layer is not a sub-module of model')
-        self._names = names
         # Stats of the last call, for cost reports.
         self.num_forwards = 0
         self.num_channels_ablated = 0
         self.num_cached_modules = 0
         self.num_upstream_runs = 0
         self.exact = exact
-
-    # ------------------------------------------------------------------
-    def _candidates(self) -> List[nn.Module]:
-        """Children of the target's ancestors (cache candidates).
-
-        Containers that are never called (``ModuleList``/``ModuleDict``, e.g.
-        FPN's ``lateral_convs``) are looked through.
-        """
-        by_name = {n: m for m, n in self._names.items()}
-        target_name = self._names[self.target_layer]
-        parts = target_name.split('.')
-        ancestors = {'.'.join(parts[:i]) for i in range(len(parts))}
-
-        def caller(name: str) -> str:
-            parent = name.rsplit('.', 1)[0] if '.' in name else ''
-            while parent and isinstance(by_name.get(parent), (nn.ModuleList, nn.ModuleDict)):
-                parent = parent.rsplit('.', 1)[0] if '.' in parent else ''
-            return parent
-
-        return [
-            m
-            for m, name in self._names.items()
-            if name
-            and name != target_name
-            and name not in ancestors
-            and not isinstance(m, (nn.ModuleList, nn.ModuleDict))
-            and caller(name) in ancestors
-        ]
-
-    def _record_forward(self, input_tensor: Tensor):
-        """Full forward recording the target activations and what to cache.
-
-        A module whose call completes before the target layer starts cannot
-        depend on the ablated channels; if neither it nor its sub-modules
-        run again later, its output is reused for every ablated batch.
-        """
-        candidates = set(self._candidates())
-        state = dict(target_started=False, activations=None)
-        finished_before = {}
-        called_after = set()
-        calls = {}
-        handles = []
-
-        def pre_hook(module, args):
-            calls[module] = calls.get(module, 0) + 1
-            if module is self.target_layer:
-                if state['target_started']:
-                    raise ValueError(
-                        'the target layer is called more than once per '
-                        'forward; choose a layer that runs once'
-                    )
-                state['target_started'] = True
-            elif state['target_started']:
-                called_after.add(module)
-
-        def post_hook(module, args, output):
-            if module is self.target_layer:
-                state['activations'] = output
-            elif not state['target_started'] and module in candidates and _is_cacheable(output):
-                # Cloned: later in-place ops (ReLU(inplace)) must not alter it.
-                finished_before[module] = _clone(output)
-
-        for module in self._names:
-            handles.append(module.register_forward_pre_hook(pre_hook))
-            handles.append(module.register_forward_hook(post_hook))
-        try:
-            with torch.no_grad():
-                outputs = self.model(input_tensor)
-        finally:
-            for h in handles:
-                h.remove()
-        if state['activations'] is None:
-            raise RuntimeError('the target layer was not called in forward')
-
-        cache = {}
-        for module, output in finished_before.items():
-            if calls.get(module, 0) != 1:
-                continue
-            if any(m in called_after for m in module.modules()):
-                continue
-            cache[module] = output
-        return outputs, state['activations'], cache
 
     # ------------------------------------------------------------------
     def __call__(
@@ -244,7 +123,7 @@ class BatchedAblationCAM:
                 f'input_tensor must have shape (1, C, H, W), got {tuple(input_tensor.shape)}'
             )
         targets = list(targets)
-        outputs, activations, cache = self._record_forward(input_tensor)
+        outputs, activations, cache = record_forward(self.model, self.target_layer, input_tensor)
         self.num_cached_modules = len(cache)
         original = np.float32([t(outputs[0]).cpu().item() for t in targets])
         act_np = activations.detach().cpu().numpy()
@@ -257,8 +136,7 @@ class BatchedAblationCAM:
         new_scores = np.zeros((len(targets), n), dtype=np.float32)
 
         self.num_forwards = 1
-        self.num_upstream_runs = 1
-        by_size: Dict[int, dict] = {}
+        replay = UpstreamReplay(cache, self.exact)
         with torch.no_grad():
             for start in range(0, n, self.batch_size):
                 b = min(self.batch_size, n - start)
@@ -267,29 +145,10 @@ class BatchedAblationCAM:
                     input_batch_index=0, activations=activations, num_channels_to_ablate=b
                 )
                 ablated = layer(None)
-                patches = {self.target_layer: lambda *a, _x=ablated, **k: _x}
-                handles = []
-                if not self.exact:
-                    patches.update(
-                        {m: (lambda *a, _o=o, _b=b, **k: _repeat(_o, _b)) for m, o in cache.items()}
-                    )
-                elif b in by_size:
-                    patches.update(
-                        {m: (lambda *a, _o=o, **k: _clone(_o)) for m, o in by_size[b].items()}
-                    )
-                else:
-                    # First batch of this size: the layers before the
-                    # target run (as in grad-cam); keep their outputs.
-                    captured = by_size[b] = {}
-                    for m in cache:
-                        handles.append(
-                            m.register_forward_hook(
-                                lambda mod, a, out, _c=captured: _c.__setitem__(mod, _clone(out))
-                            )
-                        )
-                    self.num_upstream_runs += 1
+                patches, handles = replay.patches(b)
+                patches[self.target_layer] = lambda *a, _x=ablated, **k: _x
                 try:
-                    with _ForwardPatch(patches):
+                    with ForwardPatch(patches):
                         outs = self.model(input_tensor.repeat(b, 1, 1, 1))
                 finally:
                     for h in handles:
@@ -297,6 +156,7 @@ class BatchedAblationCAM:
                 self.num_forwards += 1
                 for ti, target in enumerate(targets):
                     new_scores[ti, start : start + b] = [target(o).cpu().item() for o in outs]
+        self.num_upstream_runs = replay.upstream_runs
         self.num_channels_ablated = n
 
         # Skipped channels keep the original score (grad-cam's

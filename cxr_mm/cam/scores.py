@@ -10,33 +10,15 @@ The BarlowTwins-CXR paper only shows Ablation-CAM pictures; these scores make
   Wang et al., CVPRW 2020): share of the heatmap mass inside the boxes;
 * IoU of the heatmap thresholded at ``thr * max`` with the union of boxes.
 
-Boxes are ``[x1, y1, x2, y2]`` in the heatmap's pixel frame; pixel ``(r, c)``
-belongs to a box when its centre ``(c + 0.5, r + 0.5)`` lies inside.
+Boxes are ``[x1, y1, x2, y2]`` in the heatmap's pixel frame (pixel convention
+in :mod:`cxr_mm.cam.boxes`).
 """
 
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-BoxesLike = Union[Sequence[float], np.ndarray]
-
-
-def boxes_mask(boxes: BoxesLike, shape: Sequence[int]) -> np.ndarray:
-    """Boolean (H, W) mask of the union of ``boxes`` ((4,) or (N, 4))."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    h, w = int(shape[0]), int(shape[1])
-    mask = np.zeros((h, w), dtype=bool)
-    for x1, y1, x2, y2 in boxes:
-        if not (x2 >= x1 and y2 >= y1):
-            raise ValueError(
-                f'invalid box [{x1}, {y1}, {x2}, {y2}]: expected x1 <= x2 and y1 <= y2'
-            )
-        c1 = int(np.clip(np.ceil(x1 - 0.5), 0, w))
-        c2 = int(np.clip(np.ceil(x2 - 0.5), 0, w))
-        r1 = int(np.clip(np.ceil(y1 - 0.5), 0, h))
-        r2 = int(np.clip(np.ceil(y2 - 0.5), 0, h))
-        mask[r1:r2, c1:c2] = True
-    return mask
+from .boxes import BoxesLike, boxes_mask, label_name
 
 
 def _check(heatmap: np.ndarray) -> np.ndarray:
@@ -131,7 +113,7 @@ def summarise(
     groups: Dict[str, list] = {'all': list(records)}
     for rec in records:
         label = int(rec['label'])
-        name = class_names[label] if class_names else str(label)
+        name = label_name(label, class_names)
         groups.setdefault(name, []).append(rec)
     out = {}
     for name, recs in groups.items():

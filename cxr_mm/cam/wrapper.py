@@ -7,8 +7,9 @@ per image with ``boxes``, ``labels`` and ``scores``; its CAM classes call
 data samples and return ``DetDataSample``s, hence this thin adapter.
 """
 
+import contextlib
 import copy
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 from mmdet.structures import DetDataSample
 from torch import Tensor, nn
@@ -55,3 +56,30 @@ class TwoStageDetectorWrapper(nn.Module):
         rpn_results = self.detector.rpn_head.predict(feats, samples, rescale=False)
         results = self.detector.roi_head.predict(feats, rpn_results, samples, rescale=False)
         return [dict(boxes=r.bboxes, labels=r.labels, scores=r.scores) for r in results]
+
+
+@contextlib.contextmanager
+def cam_test_cfg(
+    model: nn.Module, rpn_max_per_img: Optional[int] = None, score_thr: Optional[float] = None
+) -> Iterator[None]:
+    """Temporarily change the detector's ``test_cfg`` (restored on exit).
+
+    ``rpn_max_per_img`` bounds the proposals (the RoI head dominates the
+    cost); ``score_thr`` lowers the RoI head's threshold so that an early
+    detector still has detections. None leaves a setting as it is.
+    """
+    overrides = []
+    rpn_cfg = getattr(getattr(model, 'rpn_head', None), 'test_cfg', None)
+    if rpn_max_per_img is not None and rpn_cfg is not None:
+        overrides.append((rpn_cfg, 'max_per_img', rpn_max_per_img))
+    rcnn_cfg = getattr(getattr(model, 'roi_head', None), 'test_cfg', None)
+    if score_thr is not None and rcnn_cfg is not None and rcnn_cfg.get('score_thr', 0) > score_thr:
+        overrides.append((rcnn_cfg, 'score_thr', score_thr))
+    saved = [(c, k, c.get(k)) for c, k, _ in overrides]
+    for c, k, v in overrides:
+        c[k] = v
+    try:
+        yield
+    finally:
+        for c, k, v in saved:
+            c[k] = v

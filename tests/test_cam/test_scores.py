@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from cxr_mm.cam.boxes import boxes_mask
 from cxr_mm.cam.scores import (
-    boxes_mask,
     energy_in_boxes,
     heatmap_box_iou,
     localisation_scores,

@@ -126,7 +126,8 @@ def format_tables(tables, names) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    from cxr_mm.cam import DetCAM, init_detector, load_dataset_item, localisation_scores
+    from cxr_mm.cam import DetCAM, init_detector, label_name, load_dataset_item
+    from cxr_mm.cam.explain import explain_item, score_explanation
     from cxr_mm.cam.inputs import resize_pipeline
 
     model_a, cfg, classes = init_detector(
@@ -162,20 +163,15 @@ def main(argv=None):
             skipped += 1
             continue
         used += 1
-        h, w = item.image.shape[:2]
-        per_model = []
-        for cam in cams:
-            res = cam(item.inputs, item.data_sample, item.gt_boxes, item.gt_labels)
-            # an undetected box has an all-zero heatmap: None scores
-            per_model.append(
-                [
-                    localisation_scores(res.cams[k][:h, :w], box, args.heatmap_thr)
-                    for k, box in enumerate(item.gt_boxes)
-                ]
-            )
+        # GT boxes scored against themselves; an undetected box has an
+        # all-zero heatmap: None scores
+        per_model = [
+            score_explanation(explain_item(cam, item, 'gt', detect=False), args.heatmap_thr)
+            for cam in cams
+        ]
         path = item.data_sample.metainfo.get('img_path', str(idx))
         for k, lab in enumerate(item.gt_labels):
-            name = classes[lab] if classes else str(int(lab))
+            name = label_name(lab, classes)
             records.append(
                 dict(
                     image=path,

@@ -87,16 +87,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from cxr_mm.cam import (
-        DetCAM,
-        build_test_pipeline,
-        init_detector,
-        load_image,
-        render_overlay,
-        renormalize_in_box,
-        save_rgb,
-        select_boxes,
-    )
+    from cxr_mm.cam import DetCAM, build_test_pipeline, init_detector, label_name, load_image
+    from cxr_mm.cam.explain import explain_item, overlay_name, render_explanation
+    from cxr_mm.visualization.cam_overlay import save_rgb
 
     if not osp.isfile(args.image):
         raise FileNotFoundError(f'image not found: {args.image}')
@@ -112,12 +105,12 @@ def main(argv=None):
         iou_thr=args.iou_thr,
         exact=not args.fast,
     )
-    dets = cam.detect(item.inputs, item.data_sample)
-    sel = select_boxes(dets, args.topk, args.score_thr, args.box_index)
+    expl = explain_item(cam, item, 'pred', args.topk, args.score_thr, args.box_index)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(args.image).stem
-    if len(sel) == 0:
+    dets = expl.dets
+    if len(expl.boxes) == 0:
         best = float(dets['scores'][0]) if len(dets['scores']) else None
         print(
             f'{args.image}: no detection with score >= {args.score_thr} '
@@ -125,32 +118,13 @@ def main(argv=None):
             'nothing written. Lower --score-thr or use --box-index.'
         )
         return []
-    res = cam(item.inputs, item.data_sample, dets['boxes'][sel], dets['labels'][sel])
-    h, w = item.image.shape[:2]
     scale = item.data_sample.metainfo.get('scale_factor', (1.0, 1.0))
     written, summary = [], []
-    for k, i in enumerate(sel):
-        heat = res.cams[k][:h, :w]
-        box = dets['boxes'][i]
-        if args.norm_in_box:
-            heat = renormalize_in_box(heat, box)
-        label = int(dets['labels'][i])
-        name = classes[label] if classes and label < len(classes) else str(label)
-        text = f'{name} {dets["scores"][i]:.2f}'
-        if not res.valid[k]:
-            text += ' (box target 0: not explained)'
-        overlay = render_overlay(
-            item.image,
-            heat,
-            pred_boxes=np.delete(dets['boxes'][sel], k, axis=0),
-            pred_labels=np.delete(dets['labels'][sel], k),
-            pred_scores=np.delete(dets['scores'][sel], k),
-            focal_box=box,
-            focal_text=text,
-            class_names=classes,
-        )
-        safe = ''.join(c if c.isalnum() else '_' for c in name)
-        path = out_dir / f'{stem}_{args.method}_box{int(i)}_{safe}.png'
+    for k, i in enumerate(expl.index):
+        box, label, score = expl.boxes[k], int(expl.labels[k]), float(expl.scores[k])
+        name = label_name(label, classes)
+        overlay = render_explanation(expl, k, classes, args.norm_in_box)
+        path = out_dir / overlay_name(stem, f'{args.method}_box', int(i), label, classes)
         save_rgb(str(path), overlay)
         written.append(str(path))
         orig_box = (np.asarray(box) / np.tile(np.asarray(scale, dtype=np.float32), 2)).tolist()
@@ -160,24 +134,21 @@ def main(argv=None):
                 box_index=int(i),
                 label=label,
                 class_name=name,
-                score=float(dets['scores'][i]),
+                score=score,
                 box_input=[float(v) for v in box],
                 box_original=[round(v, 1) for v in orig_box],
-                target_score=float(res.target_scores[k]),
-                explained=bool(res.valid[k]),
+                target_score=float(expl.target_scores[k]),
+                explained=bool(expl.valid[k]),
             )
         )
-        print(
-            f'{path}  {name} score {dets["scores"][i]:.3f} '
-            f'box(orig px) {[round(v) for v in orig_box]}'
-        )
+        print(f'{path}  {name} score {score:.3f} box(orig px) {[round(v) for v in orig_box]}')
     with open(out_dir / f'{stem}_{args.method}_boxes.json', 'w') as f:
         json.dump(
             dict(
                 image=args.image,
                 method=args.method,
                 target_layer=args.target_layer,
-                stats=res.stats,
+                stats=expl.stats,
                 boxes=summary,
             ),
             f,
@@ -185,7 +156,7 @@ def main(argv=None):
         )
     print(
         f'{len(written)} overlays in {out_dir} ({args.method} CAM on '
-        f'{args.target_layer}, {res.stats.get("seconds", 0):.1f} s)'
+        f'{args.target_layer}, {expl.stats.get("seconds", 0):.1f} s)'
     )
     return written
 

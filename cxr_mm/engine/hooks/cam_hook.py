@@ -168,16 +168,15 @@ class CAMHook(Hook):
 
     # ------------------------------------------------------------------
     def _run(self, runner, tag: str):
-        from cxr_mm.cam import (
-            DetCAM,
-            load_dataset_item,
-            localisation_scores,
-            render_overlay,
-            renormalize_in_box,
-            save_rgb,
-            select_boxes,
+        from cxr_mm.cam import DetCAM, load_dataset_item, save_rgb
+        from cxr_mm.cam.explain import (
+            explain_item,
+            overlay_name,
+            render_explanation,
+            score_explanation,
         )
         from cxr_mm.cam.inputs import resize_pipeline
+        from cxr_mm.cam.wrapper import cam_test_cfg
 
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         dataset = runner.val_dataloader.dataset
@@ -197,88 +196,40 @@ class CAMHook(Hook):
             iou_thr=self.iou_thr,
             exact=self.exact,
         )
-        # Bounded cost: fewer proposals; and detections down to score_thr
-        # (an early detector may have none above test_cfg's threshold).
-        overrides = []
-        rpn_cfg = getattr(model.rpn_head, 'test_cfg', None)
-        if self.rpn_max_per_img is not None and rpn_cfg is not None:
-            overrides.append((rpn_cfg, 'max_per_img', self.rpn_max_per_img))
-        rcnn_cfg = getattr(model.roi_head, 'test_cfg', None)
-        if (
-            self.box_source == 'pred'
-            and rcnn_cfg is not None
-            and rcnn_cfg.get('score_thr', 0) > self.score_thr
-        ):
-            overrides.append((rcnn_cfg, 'score_thr', self.score_thr))
-        saved = [(c, k, c.get(k)) for c, k, _ in overrides]
-        for c, k, v in overrides:
-            c[k] = v
         records = []
         stats = dict(
             images=0, boxes=0, forwards=0, channels_ablated=0, input_shape='-', no_gt=0, no_dets=0
         )
         step = runner.epoch if tag.startswith('epoch') else runner.iter
-        try:
+        # Bounded cost: fewer proposals; and detections down to score_thr
+        # (an early detector may have none above test_cfg's threshold).
+        score_thr = self.score_thr if self.box_source == 'pred' else None
+        with cam_test_cfg(model, self.rpn_max_per_img, score_thr):
             for idx in self._indices:
                 item = load_dataset_item(model, dataset, pipeline, idx)
-                dets = cam.detect(item.inputs, item.data_sample)
-                if self.box_source == 'pred':
-                    sel = select_boxes(dets, topk=self.max_boxes, score_thr=self.score_thr)
-                    stats['no_dets'] += int(len(sel) == 0)
-                    boxes, labels = dets['boxes'][sel], dets['labels'][sel]
-                    scores = dets['scores'][sel]
-                else:
-                    boxes = item.gt_boxes[: self.max_boxes]
-                    labels = item.gt_labels[: self.max_boxes]
-                    scores = None
-                res = cam(item.inputs, item.data_sample, boxes, labels)
-                h, w = item.image.shape[:2]
+                expl = explain_item(
+                    cam, item, self.box_source, topk=self.max_boxes, score_thr=self.score_thr
+                )
+                stats['no_dets'] += int(self.box_source == 'pred' and len(expl.boxes) == 0)
                 stats['images'] += 1
-                stats['boxes'] += len(boxes)
+                stats['boxes'] += len(expl.boxes)
                 stats['input_shape'] = 'x'.join(str(v) for v in item.inputs.shape[-2:])
-                stats['forwards'] += int(res.stats.get('forwards', 0))
-                stats['channels_ablated'] += int(res.stats.get('channels_ablated', 0))
-                stem = Path(item.data_sample.metainfo.get('img_path', f'img{idx}')).stem
-                for k in range(len(boxes)):
-                    heat = res.cams[k][:h, :w]
-                    if self.box_source == 'gt':
-                        ref = boxes[k : k + 1]
-                    else:
-                        ref = item.gt_boxes[item.gt_labels == labels[k]]
-                    if len(ref):
-                        # an undetected box has an all-zero heatmap: None scores
-                        rec = localisation_scores(heat, ref, self.heatmap_thr)
-                        rec['label'] = int(labels[k])
-                        records.append(rec)
-                    else:
+                stats['forwards'] += int(expl.stats.get('forwards', 0))
+                stats['channels_ablated'] += int(expl.stats.get('channels_ablated', 0))
+                for rec in score_explanation(expl, self.heatmap_thr):
+                    if rec is None:
                         stats['no_gt'] += 1
-                    shown = renormalize_in_box(heat, boxes[k]) if self.norm_in_box else heat
-                    name = class_names[labels[k]] if class_names else str(labels[k])
-                    text = name if scores is None else f'{name} {scores[k]:.2f}'
-                    if not res.valid[k]:
-                        text += ' (not detected)'
-                    overlay = render_overlay(
-                        item.image,
-                        shown,
-                        item.gt_boxes,
-                        item.gt_labels,
-                        dets['boxes'][: self.max_boxes],
-                        dets['labels'][: self.max_boxes],
-                        dets['scores'][: self.max_boxes],
-                        focal_box=boxes[k],
-                        focal_text=text,
-                        class_names=class_names,
-                    )
-                    safe = ''.join(c if c.isalnum() else '_' for c in name)
-                    fname = f'{stem}_{self.box_source}{k}_{safe}.png'
+                    else:
+                        records.append(rec)
+                stem = Path(item.data_sample.metainfo.get('img_path', f'img{idx}')).stem
+                for k, label in enumerate(expl.labels):
+                    overlay = render_explanation(expl, k, class_names, self.norm_in_box)
+                    fname = overlay_name(stem, self.box_source, k, label, class_names)
                     save_rgb(osp.join(out_dir, fname), overlay)
                     if self.add_to_visualizer:
                         runner.visualizer.add_image(
                             f'{self.out_dir}_{stem}_{self.box_source}{k}', overlay, step=step
                         )
-        finally:
-            for c, k, v in saved:
-                c[k] = v
         return records, stats
 
     def _log(self, runner, tag, records, stats, seconds) -> None:

@@ -1,5 +1,5 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
-"""Heatmap overlays with ground-truth and predicted boxes."""
+"""CAM heatmap overlays with ground-truth and predicted boxes (OpenCV)."""
 
 from typing import Optional, Sequence
 
@@ -7,15 +7,11 @@ import cv2
 import numpy as np
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
+from cxr_mm.cam.boxes import label_name
+
 GT_COLOR = (0, 255, 0)  # RGB
 PRED_COLOR = (255, 255, 0)
 FOCAL_COLOR = (255, 255, 255)
-
-
-def _name(label: int, class_names: Optional[Sequence[str]]) -> str:
-    if class_names is not None and 0 <= int(label) < len(class_names):
-        return str(class_names[int(label)])
-    return str(int(label))
 
 
 def _draw(img, box, color, text, thickness):
@@ -71,13 +67,13 @@ def render_overlay(
     thick = max(1, round(min(h, w) / 300))
     if pred_boxes is not None:
         for i, box in enumerate(np.asarray(pred_boxes).reshape(-1, 4)):
-            text = _name(pred_labels[i], class_names)
+            text = label_name(pred_labels[i], class_names)
             if pred_scores is not None:
                 text += f' {float(pred_scores[i]):.2f}'
             _draw(out, box, PRED_COLOR, text, thick)
     if gt_boxes is not None:
         for i, box in enumerate(np.asarray(gt_boxes).reshape(-1, 4)):
-            _draw(out, box, GT_COLOR, 'GT ' + _name(gt_labels[i], class_names), thick)
+            _draw(out, box, GT_COLOR, 'GT ' + label_name(gt_labels[i], class_names), thick)
     if focal_box is not None:
         _draw(out, focal_box, FOCAL_COLOR, focal_text, thick + 1)
     return out
