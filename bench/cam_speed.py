@@ -8,9 +8,11 @@ set of ablated forwards for all boxes, layers before the target computed
 once. Same detector (Faster R-CNN R50-FPN from the project's base config,
 seeded random init, ``score_thr=0`` so it has boxes), same image, settings
 and process. Prints both times, the speed-up, and the largest heatmap
-difference (must be <= 1e-4).
+difference; exits with status 1 when the heatmaps differ by more than 1e-4,
+contain NaN/inf, or one of them is all zero (:func:`check_heatmaps`).
 
 CPU (~10 min on 2 busy cores): python bench/cam_speed.py [--fast]
+smoke run (seconds, ResNet-18 at 96 px): python bench/cam_speed.py --tiny
 GPU, full size: python bench/cam_speed.py --device cuda --size 1024 \
     --ratio 1.0 --rpn-max-per-img 1000
 """
@@ -21,6 +23,7 @@ import os.path as osp
 import platform
 import sys
 import time
+from typing import List
 
 os.environ.setdefault('TQDM_DISABLE', '1')  # grad-cam's per-batch bars
 
@@ -31,7 +34,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE_MODEL = osp.join(REPO_ROOT, 'configs', '_base_', 'models', 'faster-rcnn_r50_fpn_cxr.py')
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--device', default='cpu')
     p.add_argument('--size', type=int, default=256, help='input long side (px)')
@@ -61,7 +64,43 @@ def parse_args():
     p.add_argument('--image', default=None, help='DICOM/PNG; default pydicom-data RG1_UNCR.dcm')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=None)
-    return p.parse_args()
+    p.add_argument(
+        '--tiny',
+        action='store_true',
+        help='smoke run: ResNet-18, 96 px, 3 boxes, 30 proposals (checks, not timings)',
+    )
+    p.add_argument('--atol', type=float, default=1e-4, help='largest heatmap difference allowed')
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.depth, args.size, args.topk, args.rpn_max_per_img = 18, 96, 3, 30
+    return args
+
+
+def check_heatmaps(ours: np.ndarray, ref: np.ndarray, atol: float = 1e-4) -> List[str]:
+    """What is wrong with the two stacks of (K, H, W) heatmaps, if anything.
+
+    A comparison passes only when both are finite, no map of either is all
+    zero (a CAM that explains nothing would match another trivially), and
+    they agree within ``atol``.
+    """
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    problems = []
+    if ours.shape != ref.shape:
+        return [f'shapes differ: ours {ours.shape}, grad-cam {ref.shape}']
+    for name, maps in (('ours', ours), ('grad-cam', ref)):
+        bad = [k for k in range(len(maps)) if not np.isfinite(maps[k]).all()]
+        if bad:
+            problems.append(f'{name}: heatmaps {bad} contain NaN or inf')
+        zero = [k for k in range(len(maps)) if not np.any(maps[k])]
+        if zero:
+            problems.append(f'{name}: heatmaps {zero} are all zero')
+    if len(ours) == 0:
+        problems.append('no heatmaps to compare')
+    elif not problems:
+        diff = float(np.abs(ours - ref).max())
+        if not diff <= atol:
+            problems.append(f'heatmaps differ: max |diff| {diff:.2e} > {atol:g}')
+    return problems
 
 
 def load_image(path, size):
@@ -100,8 +139,8 @@ def load_image(path, size):
     return dict(inputs=x.to(torch.uint8), data_samples=sample), path
 
 
-def main():
-    args = parse_args()
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     from mmdet.registry import MODELS
@@ -138,7 +177,8 @@ def main():
     dets = cam.detect(inputs, sample)
     boxes, labels = dets['boxes'][: args.topk], dets['labels'][: args.topk]
     if len(boxes) < args.topk:
-        sys.exit(f'only {len(boxes)} detections, need {args.topk}')
+        print(f'only {len(boxes)} detections, need {args.topk}')
+        return 1
 
     def sync():
         if args.device.startswith('cuda'):
@@ -211,13 +251,15 @@ def main():
             f'(speed-up {t_ref / t_fast:.1f}x, max |diff| '
             f'{float(np.abs(ref - res.cams).max()):.1e})'
         )
+    problems = check_heatmaps(ours.cams, ref, args.atol)
     print(
         f'speed-up: {t_ref / t_ours:.1f}x   max |heatmap diff|: {diff:.2e} '
-        f'({"EQUAL" if diff <= 1e-4 else "DIFFERENT"} at 1e-4)'
+        f'({"EQUAL" if not problems else "FAILED"} at {args.atol:g})'
     )
-    if diff > 1e-4:
-        sys.exit(1)
+    for problem in problems:
+        print(f'FAILED: {problem}')
+    return 1 if problems else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

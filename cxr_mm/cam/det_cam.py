@@ -11,9 +11,10 @@ The box target is grad-cam's ``FasterRCNNBoxScoreTarget`` for a single box
 (:func:`cxr_mm.cam.boxes.box_targets`).
 """
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Iterator, Optional
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 
 from .boxes import box_targets
 from .methods import CAM_METHODS, build_cam_method
-from .wrapper import TwoStageDetectorWrapper
+from .wrapper import TwoStageDetectorWrapper, cam_test_cfg
 
 __all__ = ['CAM_METHODS', 'CAMResult', 'DetCAM', 'get_target_layer']
 
@@ -42,6 +43,20 @@ def get_target_layer(detector: nn.Module, name: str) -> nn.Module:
             f'target layer {name!r} not found in {type(detector).__name__} '
             f'(children: {top}; e.g. {hints[:12]})'
         ) from None
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Eval mode inside, and every sub-module's own ``training`` flag back
+    on exit (``module.train(mode)`` would not restore a mix such as frozen
+    BatchNorm layers in a training detector)."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 @dataclass
@@ -82,6 +97,15 @@ class DetCAM:
         exact (bool): match grad-cam to float precision (see
             :class:`BatchedAblationCAM`); False is faster on small channel
             budgets and equal up to kernel rounding noise.
+        rpn_max_per_img (int, optional): RPN proposals per image in the CAM
+            forwards (the unablated reference and every ablated forward
+            alike, so each weight compares like with like); :meth:`detect`
+            keeps the detector's ``test_cfg``, and a box the reduced budget
+            does not find is explained again with ``test_cfg``'s budget
+            (counted in ``stats['full_budget_boxes']``). None keeps
+            ``test_cfg`` everywhere. See README.md ("Costs").
+
+    The detector is left in the train/eval mode it was found in.
     """
 
     def __init__(
@@ -93,6 +117,7 @@ class DetCAM:
         batch_size: int = 32,
         iou_thr: float = 0.5,
         exact: bool = True,
+        rpn_max_per_img: Optional[int] = None,
     ) -> None:
         if method not in CAM_METHODS:
             raise ValueError(f'unknown CAM method {method!r}; choose from {tuple(CAM_METHODS)}')
@@ -101,6 +126,7 @@ class DetCAM:
         self.ratio_channels_to_ablate = ratio_channels_to_ablate
         self.batch_size = batch_size
         self.iou_thr = iou_thr
+        self.rpn_max_per_img = rpn_max_per_img
         self.wrapper = TwoStageDetectorWrapper(detector)
         self.target_layer = get_target_layer(detector, target_layer)
         self.impl = build_cam_method(
@@ -117,12 +143,8 @@ class DetCAM:
         """Detections (input frame) as numpy ``boxes``, ``labels``,
         ``scores``, sorted by decreasing score."""
         self.wrapper.set_data_sample(data_sample)
-        training = self.wrapper.training
-        self.wrapper.eval()
-        try:
+        with eval_mode(self.wrapper):
             out = self.wrapper(inputs[:1])[0]
-        finally:
-            self.wrapper.train(training)
         order = torch.argsort(out['scores'], descending=True, stable=True)
         return {k: v[order].detach().cpu().numpy() for k, v in out.items()}
 
@@ -135,24 +157,29 @@ class DetCAM:
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         self.wrapper.set_data_sample(data_sample)
-        training = self.wrapper.training
-        self.wrapper.eval()
         t0 = time.perf_counter()
         stats: Dict[str, float] = dict(boxes=len(boxes))
-        try:
-            if len(boxes) == 0:
-                h, w = inputs.shape[-2:]
-                return CAMResult(
-                    np.zeros((0, h, w), np.float32),
-                    np.zeros(0, bool),
-                    np.zeros(0, np.float32),
-                    stats,
-                )
-            targets = box_targets(boxes, labels, self.iou_thr)
+        if len(boxes) == 0:
+            h, w = inputs.shape[-2:]
+            return CAMResult(
+                np.zeros((0, h, w), np.float32), np.zeros(0, bool), np.zeros(0, np.float32), stats
+            )
+        targets = box_targets(boxes, labels, self.iou_thr)
+        detector = self.wrapper.detector
+        with eval_mode(self.wrapper), cam_test_cfg(detector, self.rpn_max_per_img):
             cams, scores, method_stats = self.impl(inputs, targets)
-            stats.update(method_stats)
-        finally:
-            self.wrapper.train(training)
+        stats.update(method_stats)
+        missed = np.flatnonzero(scores == 0) if self.rpn_max_per_img is not None else []
+        if len(missed):
+            # Not found with the reduced proposal budget: explained with the
+            # detector's own test_cfg (reference and ablated forwards alike).
+            with eval_mode(self.wrapper):
+                again = self.impl(inputs, [targets[i] for i in missed])
+            cams[missed], scores[missed] = again[0], again[1]
+            for key, value in again[2].items():
+                if key != 'cached_modules':
+                    stats[key] = stats.get(key, 0) + value
+        stats['full_budget_boxes'] = len(missed)
         stats['seconds'] = time.perf_counter() - t0
         valid = np.isnan(scores) | (scores != 0)
         cams = np.where(valid[:, None, None], cams, 0).astype(np.float32)

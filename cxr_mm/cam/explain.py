@@ -11,12 +11,17 @@
    ground truth (:mod:`cxr_mm.cam.scores`);
 3. :func:`render_explanation`: one overlay picture per box
    (:mod:`cxr_mm.visualization.cam_overlay`).
+
+:func:`explain_detections` does all three for detections a caller already
+has (``tools/infer.py --cam``); :func:`cam_settings_from_config` gives the
+config's CAMHook cost settings to a tool.
 """
 
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+from torch import nn
 
 from .boxes import label_name, renormalize_in_box, safe_filename, select_boxes
 from .inputs import CAMInput
@@ -177,6 +182,7 @@ def render_explanation(
     context = expl.context
     if expl.index is not None:  # the focal detection is drawn as the focal box
         context = context[context != expl.index[k]]
+    scores = expl.dets['scores'][context]
     return render_overlay(
         expl.item.image,
         heat,
@@ -184,7 +190,7 @@ def render_explanation(
         expl.item.gt_labels,
         expl.dets['boxes'][context],
         expl.dets['labels'][context],
-        expl.dets['scores'][context],
+        None if np.isnan(scores).all() else scores,
         focal_box=expl.boxes[k],
         focal_text=box_caption(expl, k, class_names),
         class_names=class_names,
@@ -194,3 +200,161 @@ def render_explanation(
 def overlay_name(stem: str, tag: str, k: int, label: int, class_names) -> str:
     """File name of an overlay: ``{stem}_{tag}{k}_{class}.png``."""
     return f'{stem}_{tag}{k}_{safe_filename(label_name(label, class_names))}.png'
+
+
+#: CAMHook arguments that set what a CAM costs and means (vis_cam's
+#: ``--hook-settings`` and ``infer.py --cam`` take them from the config).
+CAM_COST_KEYS = (
+    'method',
+    'target_layer',
+    'ratio_channels_to_ablate',
+    'batch_size',
+    'rpn_max_per_img',
+    'iou_thr',
+    'exact',
+)
+
+
+def cam_settings_from_config(cfg) -> Dict[str, object]:
+    """The ``DetCAM`` arguments of the config's first ``CAMHook``.
+
+    Arguments the hook entry leaves out take the hook's defaults, so a tool
+    run with these settings costs and means what the hook's CAMs do.
+    """
+    import inspect
+
+    from cxr_mm.engine.hooks import CAMHook
+
+    hooks = [h for h in (cfg.get('custom_hooks') or []) if h.get('type') in ('CAMHook', CAMHook)]
+    if not hooks:
+        raise KeyError('the config has no CAMHook in custom_hooks')
+    params = inspect.signature(CAMHook.__init__).parameters
+    return {k: hooks[0].get(k, params[k].default) for k in CAM_COST_KEYS}
+
+
+@dataclass
+class DetectionExplanation:
+    """Per-box CAMs of given detections, for ``tools/infer.py --cam``.
+
+    Attributes:
+        heatmaps (np.ndarray): (K, h, w) in [0, 1], input frame (the
+            network-input picture ``image``), one per explained box.
+        boxes (np.ndarray): (K, 4) explained boxes, input frame.
+        boxes_original (np.ndarray): (K, 4) the same in original pixels.
+        labels, scores (np.ndarray): (K,) of the explained boxes.
+        index (np.ndarray): (K,) their indices in the boxes given.
+        valid (np.ndarray): (K,) False where the detector in CAM mode does
+            not find the box (all-zero heatmap).
+        image (np.ndarray): (h, w, 3) uint8 RGB network-input picture.
+        overlays (list): K overlay pictures (h, w, 3), one per box.
+        overlay (np.ndarray): the K overlays side by side, one picture
+            (the image itself when K = 0).
+        stats (dict): the CAM's cost figures.
+    """
+
+    heatmaps: np.ndarray
+    boxes: np.ndarray
+    boxes_original: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    index: np.ndarray
+    valid: np.ndarray
+    image: np.ndarray
+    overlays: List[np.ndarray]
+    overlay: np.ndarray
+    stats: Dict[str, float]
+
+
+def explain_detections(
+    model: nn.Module,
+    data,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    scores: Optional[np.ndarray] = None,
+    topk: Optional[int] = 3,
+    boxes_frame: str = 'original',
+    class_names: Optional[Sequence[str]] = None,
+    norm_in_box: bool = False,
+    **cam_kwargs,
+) -> DetectionExplanation:
+    """One CAM per detection of one image, and an overlay picture.
+
+    Args:
+        model (nn.Module): the mmdet two-stage detector (any mode; it is
+            left in the mode it was found in).
+        data (dict | CAMInput): the test pipeline's output for the image,
+            ``{'inputs': (C, H, W) tensor, 'data_samples': DetDataSample}``
+            (normalised here by the model's data preprocessor), or a
+            :class:`CAMInput` from :mod:`cxr_mm.cam.inputs`.
+        boxes (np.ndarray): (N, 4) detections to explain, ``[x1, y1, x2,
+            y2]``; in original image pixels (``pred_instances.bboxes`` with
+            ``rescale=True``, what ``tools/infer.py`` writes) when
+            ``boxes_frame='original'``, else in the network-input frame.
+        labels (np.ndarray): (N,) their labels.
+        scores (np.ndarray, optional): (N,) their scores; the ``topk``
+            highest are explained (else the first ``topk``).
+        topk (int, optional): at most this many boxes (None: all); all of
+            them share the ablated forwards, so more boxes cost little.
+        class_names (Sequence[str], optional): for the captions.
+        norm_in_box (bool): draw each heatmap renormalised in its box.
+        **cam_kwargs: :class:`cxr_mm.cam.DetCAM` arguments (``method``,
+            ``target_layer``, ``ratio_channels_to_ablate``, ``batch_size``,
+            ``rpn_max_per_img``, ``exact``, ``iou_thr``), e.g.
+            ``cam_settings_from_config(cfg)`` for the hook's settings.
+
+    Returns:
+        DetectionExplanation: per-box heatmaps and overlays, one mosaic.
+    """
+    from cxr_mm.visualization.cam_overlay import mosaic
+
+    from .det_cam import DetCAM
+    from .inputs import preprocess
+
+    if boxes_frame not in ('original', 'input'):
+        raise ValueError(f"boxes_frame must be 'original' or 'input', got {boxes_frame!r}")
+    item = data if isinstance(data, CAMInput) else preprocess(model, data)
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    labels = np.asarray(labels, np.int64).reshape(-1)
+    if len(boxes) != len(labels) or (scores is not None and len(scores) != len(boxes)):
+        raise ValueError('boxes, labels and scores differ in length')
+    order = np.arange(len(boxes))
+    if scores is not None:
+        scores = np.asarray(scores, np.float32).reshape(-1)
+        order = np.argsort(-scores, kind='stable')
+    index = order[:topk]
+    sx, sy = item.data_sample.metainfo.get('scale_factor', (1.0, 1.0))[:2]
+    scale = np.asarray([sx, sy, sx, sy], np.float32)
+    chosen = boxes[index]
+    in_input = chosen * scale if boxes_frame == 'original' else chosen
+    cam = DetCAM(model, **cam_kwargs)
+    expl = explain_item(
+        cam,
+        item,
+        'given',
+        topk=0,
+        boxes=in_input,
+        labels=labels[index],
+        scores=None if scores is None else scores[index],
+        detect=False,
+    )
+    # The other explained boxes are drawn as context on each overlay.
+    expl.dets = dict(
+        boxes=in_input,
+        labels=expl.labels,
+        scores=expl.scores if expl.scores is not None else np.full(len(index), np.nan),
+    )
+    expl.index = expl.context = np.arange(len(index))
+    overlays = [render_explanation(expl, k, class_names, norm_in_box) for k in range(len(index))]
+    return DetectionExplanation(
+        heatmaps=expl.heatmaps,
+        boxes=expl.boxes,
+        boxes_original=expl.boxes / scale,
+        labels=expl.labels,
+        scores=expl.scores if expl.scores is not None else np.full(len(index), np.nan),
+        index=index,
+        valid=expl.valid,
+        image=item.image,
+        overlays=overlays,
+        overlay=mosaic(overlays) if overlays else item.image.copy(),
+        stats=expl.stats,
+    )

@@ -144,3 +144,29 @@ def load_dataset_item(model: nn.Module, dataset, pipeline: Callable, index: int)
     if packed is None:
         raise ValueError(f'dataset item {index} ({info.get("img_path")}): dropped by the pipeline')
     return preprocess(model, packed, info.get('instances', []))
+
+
+def build_split_dataset(cfg, split: str):
+    """The dataset of the config's ``{split}_dataloader`` (``val``/``test``)."""
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    key = f'{split}_dataloader'
+    if cfg.get(key) is None:
+        raise KeyError(f'config has no {key}')
+    return DATASETS.build(cfg[key]['dataset'])
+
+
+def find_image(dataset, img_path: str) -> int:
+    """Index of the item of ``dataset`` whose image is the file ``img_path``."""
+    import os.path as osp
+
+    want = osp.realpath(img_path)
+    for i in range(len(dataset)):
+        if osp.realpath(dataset.get_data_info(i)['img_path']) == want:
+            return i
+    raise ValueError(
+        f'{img_path} is not an image of the {type(dataset).__name__} '
+        f'({len(dataset)} items; data_root {getattr(dataset, "data_root", None)!r})'
+    )

@@ -83,3 +83,20 @@ def save_rgb(path: str, image: np.ndarray) -> None:
     """Write an RGB uint8 picture (cv2 expects BGR)."""
     if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
         raise OSError(f'could not write {path}')
+
+
+def mosaic(images: Sequence[np.ndarray], cols: Optional[int] = None) -> np.ndarray:
+    """Equal-size RGB pictures in a grid (``cols`` per row, all by default),
+    black where a row is short."""
+    if not len(images):
+        raise ValueError('mosaic of no image')
+    h, w = images[0].shape[:2]
+    if any(img.shape[:2] != (h, w) for img in images):
+        raise ValueError(f'mosaic needs equal sizes, got {[img.shape[:2] for img in images]}')
+    cols = min(cols or len(images), len(images))
+    rows = -(-len(images) // cols)
+    out = np.zeros((rows * h, cols * w, 3), np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = img
+    return out

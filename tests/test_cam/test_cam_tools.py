@@ -226,3 +226,45 @@ def test_dataset_item_gt_in_input_frame(coco_set, detector, annotations_after_re
     assert item.image.shape == (64, 64, 3)
     np.testing.assert_allclose(item.gt_boxes, original / 2, atol=1e-4)
     assert len(item.gt_labels) == len(original)
+
+
+def test_vis_cam_hook_settings_and_split_ground_truth(coco_set, setup, tmp_path):
+    """The demo's CAM step: the config's CAMHook cost settings, a test-split
+    image drawn with its ground truth, the detections and their scores."""
+    from cxr_mm.cam.explain import cam_settings_from_config
+
+    root, _, ckpts = setup
+    hook = dict(type='CAMHook', ratio_channels_to_ablate=0.05, batch_size=6, rpn_max_per_img=20)
+    cfg = full_config(coco_set, root / 'work', custom_hooks=[hook])
+    cfg_path = str(tmp_path / 'hook_cfg.py')
+    cfg.dump(cfg_path)
+    image = str(coco_set / 'images' / 'cxr_002.png')
+    vis_cam = _tool('vis_cam')
+    argv = [cfg_path, ckpts[0], image, '--score-thr', '0', '--topk', '3', '--out-dir']
+    written = vis_cam.main(argv + [str(tmp_path), '--hook-settings', '--split', 'test'])
+    assert len(written) == 3
+    summary = json.load(open(tmp_path / 'cxr_002_ablation_boxes.json'))
+    assert summary['settings'] == dict(cam_settings_from_config(cfg), exact=False)
+    assert summary['settings']['rpn_max_per_img'] == 20 and summary['split'] == 'test'
+    # layer3 of the small ResNet-18 has 64 channels: 2 x 3 ablated, one forward of 6;
+    # once more for the boxes 20 proposals do not find (with test_cfg's 50)
+    stats = summary['stats']
+    again = int(stats['full_budget_boxes'] > 0)
+    assert stats['channels_ablated'] in (6 * (1 + again), 6 * again)
+    assert all(b['explained'] for b in summary['boxes'])
+    assert summary['gt_boxes'] == 2
+    # the ground truth (green) is on the overlay; without --split it is not
+    plain = vis_cam.main(argv + [str(tmp_path / 'plain'), '--hook-settings'])
+    with_gt, without = cv2.imread(written[0]), cv2.imread(plain[0])
+    assert with_gt.shape == without.shape == (128, 128, 3)
+    green = (with_gt[..., 1] == 255) & (with_gt[..., 0] == 0) & (with_gt[..., 2] == 0)
+    green_plain = (without[..., 1] == 255) & (without[..., 0] == 0) & (without[..., 2] == 0)
+    assert green.sum() > green_plain.sum() + 50
+    # the command line overrides a hook setting
+    override = ['--hook-settings', '--ratio-channels', '0.125', '--rpn-max-per-img', '0']
+    vis_cam.main(argv + [str(tmp_path / 'o'), *override])
+    s = json.load(open(tmp_path / 'o' / 'cxr_002_ablation_boxes.json'))['settings']
+    assert s['ratio_channels_to_ablate'] == 0.125 and s['batch_size'] == 6
+    assert s['rpn_max_per_img'] is None  # 0: the detector's own proposals
+    with pytest.raises(ValueError, match='not an image of the CocoDataset'):
+        vis_cam.main([cfg_path, ckpts[0], __file__, '--split', 'test'])

@@ -64,17 +64,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def build_dataset(cfg, split):
-    from mmdet.registry import DATASETS
-    from mmengine.registry import init_default_scope
-
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    key = f'{split}_dataloader'
-    if cfg.get(key) is None:
-        raise KeyError(f'config has no {key}')
-    return DATASETS.build(cfg[key]['dataset'])
-
-
 def score_records(records, names, num_bootstrap):
     """Per-class paired tables: ``{score: {class: paired_difference}}``."""
     from cxr_mm.cam import SCORE_NAMES, paired_difference
@@ -128,13 +117,13 @@ def main(argv=None):
     args = parse_args(argv)
     from cxr_mm.cam import DetCAM, init_detector, label_name, load_dataset_item
     from cxr_mm.cam.explain import explain_item, score_explanation
-    from cxr_mm.cam.inputs import resize_pipeline
+    from cxr_mm.cam.inputs import build_split_dataset, resize_pipeline
 
     model_a, cfg, classes = init_detector(
         args.config, args.checkpoint_a, args.device, args.cfg_options
     )
     model_b, _, _ = init_detector(args.config, args.checkpoint_b, args.device, args.cfg_options)
-    dataset = build_dataset(cfg, args.split)
+    dataset = build_split_dataset(cfg, args.split)
     classes = dataset.metainfo.get('classes') or classes
     pipeline = resize_pipeline(dataset.pipeline, args.input_size)
     cams = [
