@@ -53,9 +53,10 @@ class CAMHook(Hook):
         batch_size (int): ablated channels per forward.
         input_size (int, optional): long side the validation ``Resize`` is
             changed to for the CAMs; None keeps the validation size.
-        rpn_max_per_img (int, optional): proposals kept by the RPN in the
-            CAM forwards (the RoI head dominates the cost; the detections
-            explained and drawn keep test_cfg's); None keeps test_cfg.
+        rpn_max_per_img (int, optional): proposals kept by the RPN while the
+            hook runs (the RoI head dominates the cost): the hook explains
+            the detections of the detector with this budget. None keeps
+            test_cfg.
         iou_thr (float): box-target IoU threshold.
         heatmap_thr (float): relative threshold of the heatmap-IoU score.
         norm_in_box (bool): draw the heatmap renormalised inside the box.
@@ -196,17 +197,17 @@ class CAMHook(Hook):
             batch_size=self.batch_size,
             iou_thr=self.iou_thr,
             exact=self.exact,
-            rpn_max_per_img=self.rpn_max_per_img,
         )
         records = []
         stats = dict(
             images=0, boxes=0, forwards=0, channels_ablated=0, input_shape='-', no_gt=0, no_dets=0
         )
         step = runner.epoch if tag.startswith('epoch') else runner.iter
-        # Detections down to score_thr (an early detector may have none
-        # above test_cfg's threshold).
+        # Bounded cost: fewer proposals for the detections and the CAMs alike
+        # (each box is then found by the CAMs' detector); and detections down
+        # to score_thr (an early detector may have none above test_cfg's).
         score_thr = self.score_thr if self.box_source == 'pred' else None
-        with cam_test_cfg(model, score_thr=score_thr):
+        with cam_test_cfg(model, self.rpn_max_per_img, score_thr):
             for idx in self._indices:
                 item = load_dataset_item(model, dataset, pipeline, idx)
                 expl = explain_item(
