@@ -31,6 +31,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from cxr_mm.evaluation.stats import mean_ci, paired_test
+
 HEADLINE = ['mAP50', 'mAP40_kaggle', 'AP40_no_finding', 'coco_mAP', 'coco_mAP50', 'coco_mAP75']
 _SEED_RE = re.compile(r'seed[-_=]?(\d+)', re.IGNORECASE)
 
@@ -126,31 +128,6 @@ def load_metrics(path: str) -> Dict[str, float]:
 def run_seed(path: str) -> Optional[int]:
     found = _SEED_RE.findall(path)
     return int(found[-1]) if found else None
-
-
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Tuple[float, float]:
-    """Mean and half-width of the t-distribution confidence interval (nan if n < 2)."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    n = values.size
-    mean = float(values.mean()) if n else float('nan')
-    if n < 2:
-        return mean, float('nan')
-    sem = values.std(ddof=1) / math.sqrt(n)
-    return mean, float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sem)
-
-
-def paired_test(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided paired t-test p-value of b - a (nan if undefined)."""
-    from scipy import stats
-
-    d = np.asarray(b, float) - np.asarray(a, float)
-    if d.size < 2:
-        return float('nan')
-    if np.allclose(d, d[0]):
-        return 0.0 if d[0] != 0 else 1.0
-    return float(stats.ttest_rel(b, a).pvalue)
 
 
 def load_groups(groups: List[List[str]]) -> 'OrderedDict[str, List[dict]]':
