@@ -3,10 +3,11 @@
 Matching is mmdet's ``tpfp_default`` (greedy by score, each ground truth hit once, a
 detection on an ignore region counts neither as true nor as false positive), so the AP
 equals mmdet's ``eval_map(eval_mode='area')``. The matches are kept as flat arrays
-(:func:`match_detections`) apart from the AP computed from them.
+(:func:`match_detections`) so that the AP of a resampled test set - an image-level
+bootstrap - is a weighted cumulative sum, not a new matching pass.
 """
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmdet.evaluation.functional import average_precision
@@ -105,3 +106,45 @@ def mean_ap(per_class: Sequence[dict]) -> float:
     """Mean AP over the classes that have ground truth (VOC devkit rule)."""
     aps = [r['ap'] for r in per_class if r['num_gts'] > 0]
     return float(np.mean(aps)) if aps else 0.0
+
+
+def weighted_map(
+    matches: Dict[str, np.ndarray], weights: np.ndarray, num_classes: Optional[int] = None
+) -> np.ndarray:
+    """mAP of resampled test sets: image ``i`` counted ``weights[b, i]`` times in draw ``b``.
+
+    The image-level bootstrap of mAP50 without re-matching: an image drawn twice
+    contributes its detections and ground truth twice. Classes without ground truth in
+    a draw are left out of that draw's mean (VOC rule).
+
+    Args:
+        matches (dict): from :func:`match_detections`.
+        weights (np.ndarray): (B, num_images) non-negative counts.
+
+    Returns:
+        np.ndarray: (B,) mAP per draw.
+    """
+    weights = np.atleast_2d(np.asarray(weights, np.float64))
+    num_classes = matches['num_gts'].shape[1] if num_classes is None else num_classes
+    aps = np.full((weights.shape[0], num_classes), np.nan)
+    for c in range(num_classes):
+        sel = matches['label'] == c
+        order = np.argsort(-matches['score'][sel])
+        img = matches['img'][sel][order]
+        w = weights[:, img]
+        tp = np.cumsum(w * matches['tp'][sel][order], axis=1)
+        fp = np.cumsum(w * matches['fp'][sel][order], axis=1)
+        num_gts = weights @ matches['num_gts'][:, c]
+        has_gt = num_gts > 0
+        if not has_gt.any():
+            continue
+        if tp.shape[1] == 0:
+            aps[has_gt, c] = 0.0
+            continue
+        recall = tp / np.maximum(num_gts, _EPS)[:, None]
+        precision = tp / np.maximum(tp + fp, _EPS)
+        ap = np.asarray(average_precision(recall, precision, 'area'), np.float64)
+        aps[has_gt, c] = ap[has_gt]
+    with np.errstate(invalid='ignore'):
+        counted = np.isfinite(aps)
+        return np.where(counted.any(1), np.nansum(aps, 1) / np.maximum(counted.sum(1), 1), 0.0)
