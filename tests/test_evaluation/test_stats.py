@@ -161,3 +161,18 @@ def test_stats_module_is_light():
         [sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == '[]', out.stdout
+
+
+def test_image_bootstrap_bca_and_degenerate_fallback():
+    anns, dets = random_case(3, num_images=40)
+    m = match_detections(anns, dets, 3, 0.5)
+    bca = image_bootstrap(lambda w: weighted_map(m, w), 40, num_draws=300, seed=0)
+    pct = image_bootstrap(
+        lambda w: weighted_map(m, w), 40, num_draws=300, seed=0, method='percentile'
+    )
+    assert bca['method'] == 'BCa' and pct['method'] == 'percentile'
+    assert bca['ci_low'] != pct['ci_low']  # the bias correction acts
+    assert bca['ci_low'] < bca['estimate'] < bca['ci_high']
+    # a statistic that never changes: BCa is undefined, the percentile interval is exact
+    const = image_bootstrap(lambda w: np.full(w.shape[0], 0.5), 10, num_draws=100)
+    assert const['method'].startswith('percentile') and const['ci_low'] == const['ci_high'] == 0.5

@@ -22,7 +22,7 @@ Honest by construction:
   on 1 degree of freedom is 12.7 standard errors wide: not meaningful);
 * equal differences on every seed get the exact sign-flip p-value, not nan or 0;
 * a group of ONE run gets an image-level bootstrap interval of mAP50 and CPM instead
-  (test images resampled, 2,000 draws, seeded), from the ``matches.npz`` VinDrMetric
+  (test images resampled, 2,000 draws, seeded, BCa), from the ``matches.npz`` VinDrMetric
   writes beside ``metrics.json``.
 
 ``--plot FILE.png`` draws test mAP50 and CPM against the label fraction, one line per

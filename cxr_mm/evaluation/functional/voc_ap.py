@@ -124,16 +124,18 @@ def weighted_map(
     Returns:
         np.ndarray: (B,) mAP per draw.
     """
-    weights = np.atleast_2d(np.asarray(weights, np.float64))
+    weights = np.atleast_2d(np.asarray(weights))
+    w32 = weights.astype(np.float32)  # counts: exact in float32, half the memory traffic
     num_classes = matches['num_gts'].shape[1] if num_classes is None else num_classes
     aps = np.full((weights.shape[0], num_classes), np.nan)
     for c in range(num_classes):
         sel = matches['label'] == c
         order = np.argsort(-matches['score'][sel])
-        img = matches['img'][sel][order]
-        w = weights[:, img]
-        tp = np.cumsum(w * matches['tp'][sel][order], axis=1)
-        fp = np.cumsum(w * matches['fp'][sel][order], axis=1)
+        w = w32[:, matches['img'][sel][order]]
+        is_tp = matches['tp'][sel][order].astype(bool)
+        is_fp = matches['fp'][sel][order].astype(bool)
+        tp = np.cumsum(np.where(is_tp, w, 0), axis=1, dtype=np.float32)
+        fp = np.cumsum(np.where(is_fp, w, 0), axis=1, dtype=np.float32)
         num_gts = weights @ matches['num_gts'][:, c]
         has_gt = num_gts > 0
         if not has_gt.any():
@@ -143,8 +145,18 @@ def weighted_map(
             continue
         recall = tp / np.maximum(num_gts, _EPS)[:, None]
         precision = tp / np.maximum(tp + fp, _EPS)
-        ap = np.asarray(average_precision(recall, precision, 'area'), np.float64)
-        aps[has_gt, c] = ap[has_gt]
+        aps[has_gt, c] = _area_ap(recall, precision)[has_gt]
     with np.errstate(invalid='ignore'):
         counted = np.isfinite(aps)
         return np.where(counted.any(1), np.nansum(aps, 1) / np.maximum(counted.sum(1), 1), 0.0)
+
+
+def _area_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Row-wise VOC 'area' AP, the same sum as mmdet's ``average_precision(mode='area')``
+    (zero-width recall steps add 0) without its Python loop over detections, which
+    dominates a 2,000-draw bootstrap."""
+    rows = recall.shape[0]
+    mrec = np.hstack([np.zeros((rows, 1)), recall, np.ones((rows, 1))])
+    mpre = np.hstack([np.zeros((rows, 1)), precision, np.zeros((rows, 1))])
+    mpre = np.maximum.accumulate(mpre[:, ::-1], axis=1)[:, ::-1]
+    return np.sum((mrec[:, 1:] - mrec[:, :-1]) * mpre[:, 1:], axis=1)
