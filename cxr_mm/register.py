@@ -14,6 +14,6 @@ from . import (
     checkpoint,  # noqa: E402,F401  StrictPretrained initialiser
     datasets,  # noqa: E402,F401
     engine,  # noqa: E402,F401
-    evaluation,  # noqa: E402,F401
     models,  # noqa: E402,F401
 )
+from .evaluation import metrics  # noqa: E402,F401  VinDrMetric, MultiLabelAUC

@@ -70,7 +70,12 @@ fi
 
 # Everything pinned in requirements.txt except torch/mmcv (done above).
 grep -vE '^\s*(#|$)|^(torch|torchvision|mmcv|grad-cam)==' "$ROOT/requirements.txt" | sed 's/#.*//' > "$CACHE/reqs-rest.txt"
-"${PIP[@]}" install -q "$WHEELDIR"/mmcv-"$MMCV_VERSION"-*.whl -r "$CACHE/reqs-rest.txt" -r "$ROOT/requirements/tests.txt"
+grep -vE '^\s*(#|$)|^coco-froc-analysis==' "$ROOT/requirements/tests.txt" | sed 's/#.*//' > "$CACHE/reqs-tests.txt"
+"${PIP[@]}" install -q "$WHEELDIR"/mmcv-"$MMCV_VERSION"-*.whl -r "$CACHE/reqs-rest.txt" -r "$CACHE/reqs-tests.txt"
+# coco-froc-analysis (a FROC cross-check in the tests) declares numpy<2 and flake8 but
+# runs on our numpy 2: install it without dependencies (it needs only numpy/scipy/
+# matplotlib/tqdm, all pinned).
+"${PIP[@]}" install -q --no-deps "$(grep -E '^coco-froc-analysis==' "$ROOT/requirements/tests.txt" | sed 's/#.*//' | tr -d ' ')"
 # grad-cam asks for opencv-python-headless while mmcv and mmengine ask for opencv-python:
 # both would write the same cv2/ folder. Keep one cv2 (opencv-python) and install
 # grad-cam without dependencies; its other needs (ttach, scipy, ...) are pinned.

@@ -18,6 +18,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from ..evaluation.stats import paired_difference  # noqa: F401  (statistics: one home)
 from .boxes import BoxesLike, boxes_mask, label_name
 
 
@@ -124,38 +125,3 @@ def summarise(
             row[key] = float(np.mean(vals)) if vals else float('nan')
         out[name] = row
     return out
-
-
-def paired_difference(
-    a: Sequence[float], b: Sequence[float], num_bootstrap: int = 2000, seed: int = 0
-) -> Dict[str, float]:
-    """Mean of ``b - a`` over paired items with a percentile bootstrap 95% CI.
-
-    Used by ``cam_eval.py``: both checkpoints explain the same ground-truth
-    boxes, so the comparison is paired.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f'paired samples differ in length: {a.shape} vs {b.shape}')
-    if a.size == 0:
-        return dict(
-            n=0,
-            mean_a=float('nan'),
-            mean_b=float('nan'),
-            diff=float('nan'),
-            ci_low=float('nan'),
-            ci_high=float('nan'),
-        )
-    d = b - a
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, d.size, size=(num_bootstrap, d.size))
-    boot = d[idx].mean(axis=1)
-    return dict(
-        n=int(d.size),
-        mean_a=float(a.mean()),
-        mean_b=float(b.mean()),
-        diff=float(d.mean()),
-        ci_low=float(np.percentile(boot, 2.5)),
-        ci_high=float(np.percentile(boot, 97.5)),
-    )

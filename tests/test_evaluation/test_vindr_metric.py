@@ -217,3 +217,105 @@ def test_no_detections_at_all_scores_zero_not_crash():
     # Both images get no-finding score 1.0; the tie keeps input order (as eval_map),
     # so the abnormal image 1 ranks first: precision 1/2 at full recall.
     assert res['vindr/AP40_no_finding'] == pytest.approx(0.5)
+
+
+def froc_samples():
+    """test_froc.hand_worked as data samples: 2 classes, 4 images, an ignore region on
+    image 4, image 3 truly normal (worked answer there: CPM 17/21)."""
+    samples = [
+        sample(
+            [[0, 0, 10, 10]],
+            [0],
+            [[0, 0, 10, 10]] * 3,
+            [0.9, 0.6, 0.5],
+            [0, 0, 1],
+            img_id=1,
+        ),
+        sample(
+            [[20, 20, 40, 40], [50, 50, 60, 60]],
+            [1, 0],
+            [[20, 20, 40, 40], [50, 50, 60, 55]],
+            [0.8, 0.3],
+            [1, 0],
+            img_id=2,
+        ),
+        sample(np.zeros((0, 4)), [], [[0, 0, 5, 5]], [0.85], [0], img_id=3),
+        sample(
+            np.zeros((0, 4)),
+            [],
+            [[0, 0, 30, 30]],
+            [0.95],
+            [0],
+            img_id=4,
+            ignored=([[0, 0, 30, 30]], [0]),
+        ),
+    ]
+    for s, normal in zip(samples, [False, False, True, False]):
+        s['is_normal'] = normal
+    return samples
+
+
+def test_froc_auroc_and_split_in_metric(tmp_path):
+    out = tmp_path / 'eval'
+    metric = VinDrMetric(out_dir=str(out), coco=False)
+    metric.dataset_meta = dict(classes=('A', 'B'), split='test', test_set='physionet-official')
+    samples = froc_samples()
+    metric.process({}, samples)
+    res = metric.evaluate(len(samples))
+    assert res['vindr/CPM'] == pytest.approx(17 / 21)
+    assert res['vindr/FROC_sens_0.125'] == pytest.approx(1 / 3)
+    assert res['vindr/FROC_sens_1'] == pytest.approx(1.0)
+    assert res['vindr/FROC1_a'] == res['vindr/FROC1_b'] == pytest.approx(1.0)
+    # image level: abnormal 0.9, 0.8, 0.95 (image 4 has an ignore box: not normal)
+    # against the normal image's 0.85
+    assert res['vindr/AUROC_abnormal'] == pytest.approx(2 / 3)
+    assert res['vindr/split'] == 'test' and res['vindr/test_set'] == 'physionet-official'
+    summary = json.loads((out / 'metrics.json').read_text())
+    assert summary['split'] == 'test' and summary['test_set'] == 'physionet-official'
+    assert summary['froc']['cpm'] == pytest.approx(17 / 21)
+    z = np.load(out / 'matches.npz')
+    # 7 detections; the one on the ignore region is neither TP nor FP
+    assert len(z['score']) == 7 and z['froc_tp'].sum() == 3 and z['froc_fp'].sum() == 3
+    assert z['num_gts'].tolist() == [[1, 0], [1, 1], [0, 0], [0, 0]]
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(str(out / 'froc.png'))
+    assert img.shape[0] > 100 and img[..., :3].std() > 0.01
+    assert 'test split, test set physionet-official' in (out / 'table.txt').read_text()
+
+
+def test_metric_passes_ignore_regions_to_froc():
+    """Without the ignore box the 0.95 detection is the first false positive."""
+    samples = froc_samples()
+    samples[3] = sample(np.zeros((0, 4)), [], [[0, 0, 30, 30]], [0.95], [0], img_id=4)
+    samples[3]['is_normal'] = False
+    res = evaluate(VinDrMetric(plot=False, coco=False), samples, classes=('A', 'B'))
+    assert res['vindr/FROC_sens_0.125'] == 0.0
+    assert res['vindr/CPM'] < 17 / 21
+    assert res['vindr/split'] == 'unknown'  # the dataset did not say
+
+
+def test_is_normal_flag_decides_no_finding_ground_truth():
+    """Two images without boxes and without detections (no-finding score 1.0 each; the
+    tie keeps input order). Image 1's boxes were dropped by fusion (is_normal False),
+    image 2 is truly normal: No-finding GT on image 2 only -> FP then TP -> AP 0.5.
+    Without the flag both would be normal -> AP 1."""
+    empty = dict(gt_boxes=np.zeros((0, 4)), gt_labels=[], pred_boxes=np.zeros((0, 4)))
+    samples = [sample(**empty, pred_scores=[], pred_labels=[], img_id=i) for i in (1, 2)]
+    assert evaluate(VinDrMetric(plot=False), samples, ('A',))['vindr/AP40_no_finding'] == 1.0
+    samples = [sample(**empty, pred_scores=[], pred_labels=[], img_id=i) for i in (1, 2)]
+    samples[0]['is_normal'], samples[1]['is_normal'] = False, True
+    res = evaluate(VinDrMetric(plot=False), samples, ('A',))
+    assert res['vindr/AP40_no_finding'] == pytest.approx(0.5)
+
+
+def test_is_normal_flag_errors_name_the_image():
+    samples = [sample([[0, 0, 5, 5]], [0], [[0, 0, 5, 5]], [0.5], [0], img_id=1)]
+    samples[0]['is_normal'] = True
+    samples[0]['img_path'] = 'a/b/img1.dcm'
+    with pytest.raises(ValueError, match='img1.dcm: is_normal=True but it has 1 lesion'):
+        evaluate(VinDrMetric(plot=False), samples, ('A',))
+    samples = froc_samples()
+    del samples[2]['is_normal']
+    with pytest.raises(ValueError, match="lack 'is_normal'"):
+        evaluate(VinDrMetric(plot=False), samples, ('A', 'B'))

@@ -6,7 +6,9 @@ and its class) of a split; each heatmap is scored against its box with the
 pointing game, the energy inside the box and the IoU of the thresholded
 heatmap. Prints a per-class table per score with the paired difference
 (B - A) and its bootstrap 95% CI: the quantitative form of "BarlowTwins-CXR
-localises abnormalities more precisely".
+localises abnormalities more precisely". The bootstrap resamples images (the boxes of
+one image stay together, ``cxr_mm.evaluation.stats.paired_difference``); a class
+with boxes in fewer than 2 images gets no interval.
 
 A box the detector does not find (box target 0 at ``--iou-thr``) has no
 Ablation/Grad-CAM; it is counted as undefined for that checkpoint and left
@@ -65,7 +67,7 @@ def parse_args(argv=None):
 
 
 def score_records(records, names, num_bootstrap):
-    """Per-class paired tables: ``{score: {class: paired_difference}}``."""
+    """Per-class paired tables: ``{score: {class: paired_difference}}``, by image."""
     from cxr_mm.cam import SCORE_NAMES, paired_difference
 
     tables = {}
@@ -75,12 +77,16 @@ def score_records(records, names, num_bootstrap):
         for cname in ['all'] + classes:
             recs = [r for r in records if cname == 'all' or r['class_name'] == cname]
             pairs = [
-                (r['a'][key], r['b'][key])
+                (r['a'][key], r['b'][key], r['image'])
                 for r in recs
                 if r['a'][key] is not None and r['b'][key] is not None
             ]
+            # Boxes of one image are resampled together; < 2 images: no interval.
             row = paired_difference(
-                [p[0] for p in pairs], [p[1] for p in pairs], num_bootstrap=num_bootstrap
+                [p[0] for p in pairs],
+                [p[1] for p in pairs],
+                groups=[p[2] for p in pairs],
+                num_bootstrap=num_bootstrap,
             )
             row['boxes'] = len(recs)
             row['undef_a'] = sum(r['a'][key] is None for r in recs)
@@ -104,7 +110,11 @@ def format_tables(tables, names) -> str:
         lines.append(head)
         lines.append('-' * len(head))
         for cname, r in rows.items():
-            ci = f'[{r["ci_low"]:+.3f}, {r["ci_high"]:+.3f}]' if r['n'] else '-'
+            ci = (
+                f'[{r["ci_low"]:+.3f}, {r["ci_high"]:+.3f}]'
+                if r['ci_low'] is not None
+                else f'- ({r["n_groups"]} image(s): no interval)'
+            )
             lines.append(
                 f'{cname:<{width}} {r["boxes"]:>5} {r["n"]:>5} '
                 f'{r["undef_a"]:>9} {r["undef_b"]:>9} {r["mean_a"]:>8.3f} '

@@ -1,48 +1,66 @@
-"""VinDr-CXR detection metric: VOC mAP50, Kaggle VinBigData mAP40, COCO mAP, per class.
+"""VinDr-CXR detection metric: VOC mAP50, Kaggle mAP40, FROC/CPM, AUROC, COCO mAP.
 
-One pass over the predictions gives the three numbers papers on VinDr-CXR report, so a
-run is never evaluated twice with subtly different matching rules:
+One pass over the predictions gives the numbers papers on VinDr-CXR report, so a run is
+never evaluated twice with subtly different matching rules (the math lives in
+``cxr_mm.evaluation.functional``, the plots in ``cxr_mm.visualization.eval_plots``):
 
 * ``mAP50`` - PASCAL VOC 2012 style: area under the full (all-points interpolated)
   precision-recall curve at IoU 0.5, averaged over the classes that have ground truth.
-  Same matching as mmdet's ``VOCMetric(eval_mode='area')`` (built from its
-  ``tpfp_default`` and ``average_precision``).
-* ``mAP40_kaggle`` - the VinBigData Chest X-ray Abnormalities Detection (Kaggle 2021)
-  score: the same VOC area AP at IoU 0.4 over 15 classes, the 14 lesions plus
-  ``No finding``. Kaggle scores ``No finding`` as one more detection class whose ground
-  truth is the box ``[0, 0, 1, 1]`` on every image without a lesion, and every
-  submission predicts that box with a score. A detector has no such output, so we
-  use the detector-only rule: **no-finding score = 1 - max detection score of the
-  image** (1.0 when the detector returns nothing). ``AP40_no_finding`` is therefore the
-  image-level AP of "this radiograph is normal", ranked by the detector's confidence.
-* ``coco_mAP`` (IoU .50:.05:.95), ``coco_mAP50``, ``coco_mAP75`` - pycocotools
-  ``COCOeval`` on the same predictions (boxes converted as mmdet's ``CocoMetric`` does).
+  Same matching as mmdet's ``VOCMetric(eval_mode='area')`` (``functional/voc_ap.py``).
+* ``mAP40_kaggle`` - the VinBigData (Kaggle 2021) score: the same VOC area AP at IoU 0.4
+  over 15 classes, the 14 lesions plus ``No finding`` (``functional/kaggle.py``: no-finding
+  score = 1 - max detection score of the image). ``AP40_no_finding`` is its 15th class.
+* ``CPM`` and ``FROC_sens_<r>`` - lesion-level FROC (``functional/froc.py``): sensitivity
+  at 0.125 ... 8 false positives per image, and their mean; ``FROC1_<class>`` the
+  sensitivity of each class at 1 FP/image (the VinDr-CXR paper's figure). Hit: IoU >= 0.4
+  with a ground-truth box of the same class, each ground truth hit once.
+* ``AUROC_abnormal`` - image level, abnormal vs normal, scored by the highest detection.
+* ``coco_mAP`` (IoU .50:.05:.95), ``coco_mAP50``, ``coco_mAP75`` - pycocotools.
+
+Ignore regions (mmdet ``ignored_instances``, from instances with ``ignore_flag=1``, e.g.
+boxes of labels outside the 14 classes) are passed to every matching as eval_map's
+``bboxes_ignore``: a detection on one is neither a true nor a false positive.
 
 Per-class AP50 is returned as ``AP50_<class>`` (lower case, non-alphanumerics -> ``_``).
-A table of every class is logged, and PR curves (IoU 0.5), a per-class AP bar chart and
-``metrics.json`` are written to ``out_dir`` (default: ``<run log dir>/vindr_eval``).
+The result also records ``split`` and ``test_set`` (from the dataset's metainfo), so a
+result file always says what it was computed on. A table of every class is logged, and
+``metrics.json``, ``table.txt``, ``matches.npz`` (per-detection hit flags and per-image
+ground-truth counts: enough to bootstrap mAP50 and CPM over test images, see
+``tools/analysis_tools/compare_runs.py --bootstrap``), PR curves, the FROC curve and a
+per-class AP bar chart are written to ``out_dir`` (default: ``<run log dir>/vindr_eval``).
 """
 
-import contextlib
-import io
 import json
 import os
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmdet.evaluation.functional import average_precision
-from mmdet.evaluation.functional.mean_ap import tpfp_default
 from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from ...core.classes import NO_FINDING
+from ..functional import (
+    FROC_IOU,
+    FROC_RATES,
+    NO_FINDING_RULE,
+    abnormal_auroc,
+    ap_from_matches,
+    coco_map,
+    froc,
+    is_normal_default,
+    match_detections,
+    mean_ap,
+    voc_ap_per_class,
+    with_no_finding,
+)
 
-# Kaggle's full-image box for the 'No finding' class.
-NO_FINDING_BOX = np.array([0.0, 0.0, 1.0, 1.0], dtype=np.float32)
+# Per-image flag the dataset may pack into each data sample's metainfo (PackDetInputs
+# meta_keys): True = every reader said 'No finding'. Absent: "no box and no ignore box".
+IS_NORMAL_KEY = 'is_normal'
 
 
 def class_slug(name: str) -> str:
@@ -50,68 +68,14 @@ def class_slug(name: str) -> str:
     return re.sub(r'[^0-9a-z]+', '_', name.lower()).strip('_')
 
 
-def voc_ap_per_class(
-    anns: Sequence[dict],
-    dets: Sequence[List[np.ndarray]],
-    num_classes: int,
-    iou_thr: float,
-    use_legacy_coordinate: bool = False,
-) -> List[dict]:
-    """VOC 'area' AP per class, as mmdet's ``eval_map`` but in-process.
-
-    Args:
-        anns (Sequence[dict]): per image ``bboxes`` (n, 4), ``labels`` (n,),
-            ``bboxes_ignore`` (k, 4), ``labels_ignore`` (k,).
-        dets (Sequence[list[np.ndarray]]): per image, per class (m, 5) boxes + score.
-        num_classes (int): number of classes.
-        iou_thr (float): IoU for a true positive.
-        use_legacy_coordinate (bool): mmdet 1.x ``+1`` box size (VOC pixel indices).
-
-    Returns:
-        list[dict]: ``num_gts``, ``num_dets``, ``recall``, ``precision``, ``ap``.
-    """
-    results = []
-    for c in range(num_classes):
-        tps, fps, scores = [], [], []
-        num_gts = 0
-        for ann, img_dets in zip(anns, dets):
-            cls_dets = img_dets[c]
-            gt = ann['bboxes'][ann['labels'] == c]
-            gt_ignore = ann['bboxes_ignore'][ann['labels_ignore'] == c]
-            tp, fp = tpfp_default(cls_dets, gt, gt_ignore, iou_thr, None, use_legacy_coordinate)
-            tps.append(tp[0])
-            fps.append(fp[0])
-            scores.append(cls_dets[:, -1])
-            num_gts += gt.shape[0]
-        scores = np.concatenate(scores)
-        # The same (unstable) sort as eval_map, so ties break identically.
-        order = np.argsort(-scores)
-        tp = np.cumsum(np.concatenate(tps)[order])
-        fp = np.cumsum(np.concatenate(fps)[order])
-        eps = np.finfo(np.float32).eps
-        recall = tp / max(num_gts, eps)
-        precision = tp / np.maximum(tp + fp, eps)
-        results.append(
-            dict(
-                num_gts=num_gts,
-                num_dets=len(scores),
-                recall=recall,
-                precision=precision,
-                ap=float(average_precision(recall, precision, 'area')),
-            )
-        )
-    return results
-
-
-def mean_ap(per_class: Sequence[dict]) -> float:
-    """Mean AP over the classes that have ground truth (VOC devkit rule)."""
-    aps = [r['ap'] for r in per_class if r['num_gts'] > 0]
-    return float(np.mean(aps)) if aps else 0.0
+def froc_key(rate: float) -> str:
+    """Metric key of the sensitivity at ``rate`` FPs per image: 'FROC_sens_0.125'."""
+    return f'FROC_sens_{rate:g}'
 
 
 @METRICS.register_module()
 class VinDrMetric(BaseMetric):
-    """VOC mAP50, Kaggle VinBigData mAP40 and COCO mAP for VinDr-CXR detection.
+    """VOC mAP50, Kaggle VinBigData mAP40, FROC/CPM and COCO mAP for VinDr-CXR detection.
 
     VinDr-CXR: Nguyen et al., "VinDr-CXR: An open dataset of chest X-rays with
     radiologist's annotations", Scientific Data 2022. Kaggle metric: "VinBigData Chest
@@ -120,15 +84,20 @@ class VinDrMetric(BaseMetric):
 
     Ground truth is read from ``gt_instances`` / ``ignored_instances``, so the test
     pipeline must run ``LoadAnnotations`` after ``Resize`` (boxes stay in original pixel
-    coordinates, like the predictions).
+    coordinates, like the predictions). An image is a ``No finding`` image when its data
+    sample carries ``is_normal=True`` (add ``'is_normal'`` to PackDetInputs' meta_keys);
+    without that key, when it has no box and no ignore box.
 
     Args:
         iou_thr (float): IoU of the VOC mAP. Defaults to 0.5.
         kaggle_iou_thr (float): IoU of the Kaggle mAP. Defaults to 0.4.
+        froc_iou_thr (float): IoU of a FROC hit. Defaults to 0.4.
+        froc_rates (Sequence[float]): FPs per image of the CPM. Defaults to
+            0.125, 0.25, 0.5, 1, 2, 4, 8.
         coco (bool): also compute COCO mAP with pycocotools. Defaults to True.
         use_legacy_coordinate (bool): ``+1`` box sizes as mmdet's ``VOCMetric`` (made for
             VOC's integer pixel indices). VinDr boxes are continuous, so False.
-        plot (bool): write PR curves and the AP bar chart. Defaults to True.
+        plot (bool): write PR curves, the FROC curve and the AP bar chart.
         out_dir (str, optional): where plots and ``metrics.json`` go; None = the
             ``vindr_eval`` folder of the current run's log dir (nothing is written when
             there is no run log, e.g. in a bare Python session).
@@ -142,6 +111,8 @@ class VinDrMetric(BaseMetric):
         self,
         iou_thr: float = 0.5,
         kaggle_iou_thr: float = 0.4,
+        froc_iou_thr: float = FROC_IOU,
+        froc_rates: Sequence[float] = FROC_RATES,
         coco: bool = True,
         use_legacy_coordinate: bool = False,
         plot: bool = True,
@@ -152,6 +123,8 @@ class VinDrMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.iou_thr = iou_thr
         self.kaggle_iou_thr = kaggle_iou_thr
+        self.froc_iou_thr = froc_iou_thr
+        self.froc_rates = tuple(float(r) for r in froc_rates)
         self.coco = coco
         self.use_legacy_coordinate = use_legacy_coordinate
         self.plot = plot
@@ -171,6 +144,8 @@ class VinDrMetric(BaseMetric):
                 .reshape(-1, 4)
                 .astype(np.float32),
                 labels_ignore=_np(ignored.get('labels', np.zeros(0))).astype(np.int64),
+                img_path=sample.get('img_path', str(sample.get('img_id', '?'))),
+                is_normal=sample.get(IS_NORMAL_KEY),
             )
             pred = sample['pred_instances']
             self.results.append(
@@ -185,7 +160,7 @@ class VinDrMetric(BaseMetric):
             )
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """VOC, Kaggle and COCO mAP plus per-class AP50 (see module docstring)."""
+        """All metrics of the module docstring (floats), plus ``split``/``test_set``."""
         classes = self.dataset_meta.get('classes') if self.dataset_meta else None
         if not classes:
             raise ValueError(
@@ -205,48 +180,53 @@ class VinDrMetric(BaseMetric):
                 f'{num_classes}: the model and dataset disagree.'
             )
         dets = [_split_by_class(p, num_classes) for p in preds]
+        normal = _normal_flags(anns)
 
-        voc = voc_ap_per_class(anns, dets, num_classes, self.iou_thr, self.use_legacy_coordinate)
-        k_anns, k_dets = self._with_no_finding(anns, preds, dets)
+        matches = match_detections(
+            anns, dets, num_classes, self.iou_thr, self.use_legacy_coordinate
+        )
+        voc = ap_from_matches(matches, num_classes)
+        k_anns, k_dets = with_no_finding(anns, [p['scores'] for p in preds], dets, normal)
         kaggle = voc_ap_per_class(
             k_anns, k_dets, num_classes + 1, self.kaggle_iou_thr, self.use_legacy_coordinate
         )
+        froc_matches = match_detections(
+            anns, dets, num_classes, self.froc_iou_thr, self.use_legacy_coordinate
+        )
+        fr = froc(froc_matches, num_classes, self.froc_rates)
+        max_scores = [float(p['scores'].max()) if p['scores'].size else 0.0 for p in preds]
 
         metrics = OrderedDict()
         metrics['mAP50'] = mean_ap(voc)
         metrics['mAP40_kaggle'] = mean_ap(kaggle)
         metrics['AP40_no_finding'] = kaggle[-1]['ap']
+        metrics['CPM'] = fr['cpm']
+        for rate, sens in zip(fr['rates'], fr['sensitivity_at']):
+            metrics[froc_key(rate)] = sens
+        metrics['AUROC_abnormal'] = abnormal_auroc(~np.asarray(normal, bool), max_scores)
         coco_per_class = [float('nan')] * num_classes
         if self.coco:
             coco_stats, coco_per_class = coco_map(anns, preds, num_classes)
             metrics.update(coco_stats)
         for name, res in zip(classes, voc):
             metrics[f'AP50_{class_slug(name)}'] = res['ap']
+        for name, sens in zip(classes, fr['per_class_at']):
+            metrics[f'FROC1_{class_slug(name)}'] = sens
+        # What the numbers were computed on (strings: kept in tools/test.py's json).
+        metrics['split'] = str(self.dataset_meta.get('split') or 'unknown')
+        metrics['test_set'] = str(self.dataset_meta.get('test_set') or 'unknown')
 
-        table = self._table(classes, voc, kaggle, coco_per_class, metrics)
+        table = self._table(classes, voc, kaggle, fr, coco_per_class, metrics)
         print_log('\n' + table, logger='current')
         out_dir = self._resolve_out_dir()
         if out_dir is not None:
-            self._write_outputs(out_dir, classes, voc, kaggle, coco_per_class, metrics, table)
+            self._write_outputs(
+                out_dir, classes, voc, kaggle, fr, coco_per_class, metrics, table,
+                matches, froc_matches, normal, max_scores,
+            )  # fmt: skip
         return metrics
 
-    def _with_no_finding(self, anns, preds, dets) -> Tuple[list, list]:
-        """Add Kaggle's 15th class: GT box on normal images, a scored box on all."""
-        k_anns, k_dets = [], []
-        for ann, pred, img_dets in zip(anns, preds, dets):
-            normal = ann['labels'].size == 0 and ann['labels_ignore'].size == 0
-            nf_label = len(img_dets)
-            k_ann = dict(ann)
-            if normal:
-                k_ann['bboxes'] = NO_FINDING_BOX[None].copy()
-                k_ann['labels'] = np.array([nf_label], dtype=np.int64)
-            k_anns.append(k_ann)
-            score = 1.0 - float(pred['scores'].max()) if pred['scores'].size else 1.0
-            nf_det = np.append(NO_FINDING_BOX, np.float32(score))[None]
-            k_dets.append(img_dets + [nf_det.astype(np.float32)])
-        return k_anns, k_dets
-
-    def _table(self, classes, voc, kaggle, coco_per_class, metrics) -> str:
+    def _table(self, classes, voc, kaggle, fr, coco_per_class, metrics) -> str:
         from terminaltables import AsciiTable
 
         rows = [
@@ -257,10 +237,11 @@ class VinDrMetric(BaseMetric):
                 f'recall@{self.iou_thr:g}',
                 f'AP{int(self.iou_thr * 100)}',
                 f'AP{int(self.kaggle_iou_thr * 100)}',
+                f'sens@{fr["per_class_rate"]:g}FP',
                 'COCO AP',
             ]
         ]
-        for name, v, k, c in zip(classes, voc, kaggle, coco_per_class):
+        for name, v, k, s, c in zip(classes, voc, kaggle, fr['per_class_at'], coco_per_class):
             recall = v['recall'][-1] if v['recall'].size else 0.0
             rows.append(
                 [
@@ -270,12 +251,14 @@ class VinDrMetric(BaseMetric):
                     f'{recall:.3f}',
                     f'{v["ap"]:.3f}',
                     f'{k["ap"]:.3f}',
+                    _fmt(s),
                     _fmt(c),
                 ]
             )
         nf = kaggle[-1]
         rows.append(
-            [f'{NO_FINDING} (Kaggle)', nf['num_gts'], nf['num_dets'], '', '', f'{nf["ap"]:.3f}', '']
+            [f'{NO_FINDING} (Kaggle)', nf['num_gts'], nf['num_dets'], '', '', f'{nf["ap"]:.3f}']
+            + ['', '']
         )
         rows.append(
             [
@@ -285,13 +268,18 @@ class VinDrMetric(BaseMetric):
                 '',
                 f'{metrics["mAP50"]:.3f}',
                 f'{metrics["mAP40_kaggle"]:.3f}',
+                f'CPM {_fmt(metrics["CPM"])}',
                 _fmt(metrics.get('coco_mAP')),
             ]
         )
         table = AsciiTable(rows)
         table.inner_footing_row_border = True
         table.title = 'VinDr-CXR detection'
-        return table.table
+        # A table title wider than the table is dropped: say it on a line of its own.
+        return (
+            f'{metrics["split"]} split, test set {metrics["test_set"]}; image-level AUROC '
+            f'abnormal vs normal {_fmt(metrics["AUROC_abnormal"])}\n' + table.table
+        )
 
     def _resolve_out_dir(self) -> Optional[str]:
         if self.out_dir is not None:
@@ -301,9 +289,42 @@ class VinDrMetric(BaseMetric):
             return None
         return osp.join(osp.dirname(log_file), 'vindr_eval')
 
-    def _write_outputs(self, out_dir, classes, voc, kaggle, coco_per_class, metrics, table) -> None:
+    def _write_outputs(
+        self,
+        out_dir,
+        classes,
+        voc,
+        kaggle,
+        fr,
+        coco_per_class,
+        metrics,
+        table,
+        matches,
+        froc_matches,
+        normal,
+        max_scores,
+    ) -> None:
+        from ...visualization.eval_plots import plot_ap_bars, plot_froc, plot_pr_curves
+
         os.makedirs(out_dir, exist_ok=True)
+        # Enough to bootstrap mAP50 and CPM over test images without the detections.
+        np.savez_compressed(
+            osp.join(out_dir, 'matches.npz'),
+            img=matches['img'].astype(np.int32),
+            label=matches['label'].astype(np.int16),
+            score=matches['score'],
+            tp=matches['tp'],
+            fp=matches['fp'],
+            froc_tp=froc_matches['tp'],
+            froc_fp=froc_matches['fp'],
+            num_gts=matches['num_gts'].astype(np.int32),
+            normal=np.asarray(normal, bool),
+            max_score=np.asarray(max_scores, np.float32),
+        )
         summary = dict(
+            split=metrics['split'],
+            test_set=metrics['test_set'],
+            num_images=len(normal),
             metrics=dict(metrics),
             per_class=[
                 dict(
@@ -312,22 +333,36 @@ class VinDrMetric(BaseMetric):
                     num_dets=int(v['num_dets']),
                     ap50=v['ap'],
                     ap40=k['ap'],
-                    coco_ap=None if np.isnan(c) else c,
+                    froc_sens_at_1fp=_none_if_nan(s),
+                    coco_ap=_none_if_nan(c),
                 )
-                for n, v, k, c in zip(classes, voc, kaggle, coco_per_class)
+                for n, v, k, s, c in zip(classes, voc, kaggle, fr['per_class_at'], coco_per_class)
             ],
             no_finding=dict(
                 num_gts=int(kaggle[-1]['num_gts']),
                 ap40=kaggle[-1]['ap'],
-                rule='score = 1 - max detection score of the image',
+                rule=NO_FINDING_RULE,
+            ),
+            froc=dict(
+                iou_thr=self.froc_iou_thr,
+                rates=fr['rates'],
+                sensitivity=[_none_if_nan(v) for v in fr['sensitivity_at']],
+                cpm=_none_if_nan(fr['cpm']),
+                num_lesions=fr['num_gts'],
+                hit='IoU >= iou_thr with a ground-truth box of the same class, each hit '
+                'once; detections on ignore regions are neither hits nor FPs',
+            ),
+            matches=dict(
+                file='matches.npz', ap_iou_thr=self.iou_thr, froc_iou_thr=self.froc_iou_thr
             ),
         )
         with open(osp.join(out_dir, 'metrics.json'), 'w') as f:
-            json.dump(summary, f, indent=2)
+            json.dump(_json_safe(summary), f, indent=2)
         with open(osp.join(out_dir, 'table.txt'), 'w') as f:
             f.write(table + '\n')
         if self.plot:
             plot_pr_curves(osp.join(out_dir, 'pr_curves.png'), classes, voc, self.iou_thr)
+            plot_froc(osp.join(out_dir, 'froc.png'), fr, self.froc_iou_thr)
             plot_ap_bars(
                 osp.join(out_dir, 'per_class_ap.png'),
                 classes,
@@ -339,125 +374,25 @@ class VinDrMetric(BaseMetric):
         print_log(f'VinDrMetric: table, metrics.json and plots in {out_dir}', logger='current')
 
 
-def coco_map(
-    anns: Sequence[dict], preds: Sequence[dict], num_classes: int
-) -> Tuple[Dict[str, float], List[float]]:
-    """COCO mAP with pycocotools on in-memory json (boxes as mmdet's CocoMetric)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    images, gts, dts = [], [], []
-    for idx, (ann, pred) in enumerate(zip(anns, preds)):
-        images.append(dict(id=idx, width=ann['width'], height=ann['height']))
-        for boxes, labels, crowd in (
-            (ann['bboxes'], ann['labels'], 0),
-            (ann['bboxes_ignore'], ann['labels_ignore'], 1),
-        ):
-            for box, label in zip(boxes, labels):
-                xywh = _xywh(box)
-                gts.append(
-                    dict(
-                        id=len(gts) + 1,
-                        image_id=idx,
-                        category_id=int(label),
-                        bbox=xywh,
-                        area=xywh[2] * xywh[3],
-                        iscrowd=crowd,
-                    )
-                )
-        for box, score, label in zip(pred['bboxes'], pred['scores'], pred['labels']):
-            dts.append(
-                dict(image_id=idx, category_id=int(label), bbox=_xywh(box), score=float(score))
-            )
-    keys = ['coco_mAP', 'coco_mAP50', 'coco_mAP75']
-    if not gts or not dts:
-        return dict.fromkeys(keys, 0.0), [0.0] * num_classes
-
-    coco_gt = COCO()
-    coco_gt.dataset = dict(
-        images=images, annotations=gts, categories=[dict(id=i) for i in range(num_classes)]
-    )
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' progress prints
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(dts)
-        coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-    summary = io.StringIO()
-    with contextlib.redirect_stdout(summary):
-        coco_eval.summarize()
-    print_log('pycocotools COCOeval (bbox):\n' + summary.getvalue(), logger='current')
-    stats = dict(zip(keys, map(float, coco_eval.stats[:3])))
-    # precision: [IoU, recall, class, area, maxDets]; area 'all', maxDets 100.
-    precision = coco_eval.eval['precision']
-    per_class = []
-    for c in range(num_classes):
-        p = precision[:, :, c, 0, -1]
-        p = p[p > -1]
-        per_class.append(float(p.mean()) if p.size else float('nan'))
-    return stats, per_class
-
-
-def plot_pr_curves(
-    path: str, classes: Sequence[str], per_class: Sequence[dict], iou_thr: float
-) -> None:
-    """One precision-recall panel per class, AP in the title."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    cols = 4
-    rows = int(np.ceil(len(classes) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
-    for ax, name, res in zip(axes.flat, classes, per_class):
-        if res['recall'].size:
-            ax.plot(np.r_[0, res['recall']], np.r_[1, res['precision']], lw=1.5)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-        ax.set_title(
-            f'{name}\nAP{int(iou_thr * 100)}={res["ap"]:.3f} (gts={res["num_gts"]})', fontsize=9
+def _normal_flags(anns: Sequence[dict]) -> List[bool]:
+    """Which images are truly normal: the dataset's flag, else no box at all."""
+    given = [a['is_normal'] is not None for a in anns]
+    if any(given) and not all(given):
+        missing = [a['img_path'] for a, g in zip(anns, given) if not g]
+        raise ValueError(
+            f'{len(missing)} data samples lack {IS_NORMAL_KEY!r} while others have it '
+            f'(first: {missing[0]}): pack it for every image or for none'
         )
-        ax.set_xlabel('recall', fontsize=8)
-        ax.set_ylabel('precision', fontsize=8)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(classes) :]:
-        ax.axis('off')
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-def plot_ap_bars(
-    path: str,
-    classes: Sequence[str],
-    voc: Sequence[dict],
-    kaggle: Sequence[dict],
-    iou_thr: float,
-    kaggle_iou_thr: float,
-) -> None:
-    """Horizontal bars of per-class AP at both IoUs (and Kaggle's No finding)."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    names = list(classes) + [NO_FINDING]
-    ap_voc = [r['ap'] for r in voc] + [np.nan]
-    ap_kaggle = [r['ap'] for r in kaggle]
-    y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(names) + 1.5))
-    ax.barh(y - 0.2, np.nan_to_num(ap_voc), 0.4, label=f'AP{int(iou_thr * 100)}')
-    ax.barh(y + 0.2, ap_kaggle, 0.4, label=f'AP{int(kaggle_iou_thr * 100)} (Kaggle)')
-    ax.set_yticks(y, [f'{n} ({r["num_gts"]})' for n, r in zip(names, kaggle)])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel('average precision (ground-truth boxes in brackets)')
-    ax.legend(loc='lower right')
-    ax.grid(axis='x', alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    if not any(given):
+        return [is_normal_default(a) for a in anns]
+    flags = [bool(a['is_normal']) for a in anns]
+    for a, flag in zip(anns, flags):
+        if flag and a['labels'].size:
+            raise ValueError(
+                f'{a["img_path"]}: {IS_NORMAL_KEY}=True but it has {a["labels"].size} '
+                'lesion box(es); the dataset and its annotations disagree'
+            )
+    return flags
 
 
 def _split_by_class(pred: dict, num_classes: int) -> List[np.ndarray]:
@@ -465,15 +400,24 @@ def _split_by_class(pred: dict, num_classes: int) -> List[np.ndarray]:
     return [boxes[pred['labels'] == c] for c in range(num_classes)]
 
 
-def _xywh(box) -> List[float]:
-    x1, y1, x2, y2 = (float(v) for v in box[:4])
-    return [x1, y1, x2 - x1, y2 - y1]
-
-
 def _np(x) -> np.ndarray:
     if hasattr(x, 'detach'):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _none_if_nan(v):
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if np.isnan(obj) else float(obj)
+    return obj
 
 
 def _fmt(v) -> str:
