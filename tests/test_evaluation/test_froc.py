@@ -155,10 +155,9 @@ def coincident_case(seed=0, num_images=10, num_classes=3):
 
 @pytest.mark.parametrize('seed', [0, 1])
 def test_matches_coco_froc_analysis_where_criteria_coincide(seed):
-    cfa = pytest.importorskip(
-        'coco_froc_analysis.froc.froc_curve',
-        reason='coco-froc-analysis (requirements/tests.txt) not installed',
-    )
+    # pinned in requirements/tests.txt: a missing install fails loudly, never skips
+    import coco_froc_analysis.froc.froc_curve as cfa
+
     num_classes = 3
     anns, d, gt, pr = coincident_case(seed, num_classes=num_classes)
     m = match_detections(anns, d, num_classes, iou_thr=0.4)
