@@ -1,6 +1,13 @@
-"""Weights in and out: safe loading, ResNet-50 key handling, StrictPretrained.
+"""Weights in and out: the whole stage-1 -> stage-2 handoff lives here.
 
-The whole stage-1 -> stage-2 handoff lives here.
+- ``safe_load``: ``torch.load(weights_only=True)`` plus the types mmengine stores,
+  installed as mmengine's loader (resume, ``load_from``, initialisers).
+- ``state_dict``: container unwrapping, prefix stripping and the missing / unexpected /
+  wrong-shape comparison, shared by the two modules below.
+- ``resnet50``: ResNet-50 files in torchvision, mmpretrain/mmdet or stage-1 layout,
+  verified complete (the converters and the stage-1 ImageNet start).
+- ``strict_pretrained``: the ``StrictPretrained`` initializer (the detector's and the
+  linear-eval backbone's start), an error instead of mmengine's warning.
 """
 
 from .resnet50 import (
@@ -17,6 +24,7 @@ from .safe_load import (
     mmengine_safe_globals,
     safe_torch_load,
 )
+from .state_dict import StateDictDiff, diff_state_dict, strip_prefix, unwrap_state_dict
 from .strict_pretrained import PretrainedLinkError, StrictPretrainedInit
 
 __all__ = [
@@ -30,6 +38,10 @@ __all__ = [
     'install_safe_checkpoint_loader',
     'mmengine_safe_globals',
     'safe_torch_load',
+    'StateDictDiff',
+    'diff_state_dict',
+    'strip_prefix',
+    'unwrap_state_dict',
     'PretrainedLinkError',
     'StrictPretrainedInit',
 ]
