@@ -11,6 +11,7 @@ _base_ = [
     '../_base_/models/faster-rcnn_r50_fpn_cxr.py',
     '../_base_/datasets/vindr_detection.py',
     '../_base_/default_runtime_mmdet.py',
+    '../_base_/imagenet_resnet50.py',  # imagenet_checkpoint, for the ImageNet arm
 ]
 
 # The stage-1 -> stage-2 link: one variable. StrictPretrained stops training when the

@@ -24,6 +24,11 @@ CLAIMS = {
     init_cfg('imagenet'): (
         RECIPE,
         LINK,
+        {'pretrained_backbone': 'checkpoints/resnet50-11ad3fa6.pth'},
+    ),
+    init_cfg('imagenet-v1'): (
+        init_cfg('imagenet'),
+        LINK,
         {'pretrained_backbone': 'checkpoints/resnet50-0676ba61.pth'},
     ),
     init_cfg('bt-cxr'): (RECIPE, LINK, {}),
