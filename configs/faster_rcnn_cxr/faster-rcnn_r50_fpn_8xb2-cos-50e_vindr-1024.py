@@ -33,8 +33,12 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# AMP on GPU (fp16 autocast, dynamic loss scaling); tools/train.py falls back to a plain
+# fp32 OptimWrapper with the same settings where no GPU is visible (the CPU demo).
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
 )
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),

@@ -169,6 +169,7 @@ def test_recipe():
     assert cfg.model.roi_head.bbox_head.num_classes == 14
     assert cfg.train_cfg.max_epochs == 50 and cfg.train_cfg.val_interval == 1
     assert cfg.optim_wrapper.optimizer.type == 'SGD'
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'  # fp32 fallback without a GPU
     assert [s['type'] for s in cfg.param_scheduler] == ['LinearLR', 'CosineAnnealingLR']
     ckpt = cfg.default_hooks.checkpoint
     assert (ckpt.save_best, ckpt.rule) == ('vindr/mAP50', 'greater')
