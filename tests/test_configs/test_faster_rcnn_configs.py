@@ -89,6 +89,7 @@ CLAIMS['faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'] = (
         r'train_dataloader\.dataset\.filter_cfg\.filter_empty_gt',
         r'train_cfg\.max_epochs',
         r'optim_wrapper\.optimizer\.lr',
+        r'optim_wrapper\.(type|loss_scale)',  # fp32: a CPU config
         r'optim_wrapper\.clip_grad\..*',
         r'param_scheduler\..*',
         r'default_hooks\.logger\.interval',
@@ -100,6 +101,8 @@ CLAIMS['faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'] = (
         'img_scale': (256, 256),
         'train_cfg.max_epochs': 3,
         'custom_hooks.0.type': 'CAMHook',
+        'optim_wrapper.type': 'OptimWrapper',
+        'optim_wrapper.optimizer.lr': 0.01,
     },
 )
 
