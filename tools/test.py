@@ -18,9 +18,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from cxr_mm.checkpoint import check_checkpoint_fits  # noqa: E402
 from cxr_mm.utils.launch import (  # noqa: E402
     add_launch_args,
-    check_checkpoint_fits,
     load_tool_cfg,
     prepare_cfg_for_device,
 )

@@ -8,8 +8,10 @@
   verified complete (the converters and the stage-1 ImageNet start).
 - ``strict_pretrained``: the ``StrictPretrained`` initializer (the detector's and the
   linear-eval backbone's start), an error instead of mmengine's warning.
+- ``model_fit``: does a checkpoint fit the model ``tools/test.py`` evaluates it with.
 """
 
+from .model_fit import CheckpointMismatchError, check_checkpoint_fits, checkpoint_fit
 from .resnet50 import (
     extract_resnet50_state_dict,
     file_sha256,
@@ -24,10 +26,19 @@ from .safe_load import (
     mmengine_safe_globals,
     safe_torch_load,
 )
-from .state_dict import StateDictDiff, diff_state_dict, strip_prefix, unwrap_state_dict
+from .state_dict import (
+    StateDictDiff,
+    diff_state_dict,
+    strip_prefix,
+    strip_wrapper_prefix,
+    unwrap_state_dict,
+)
 from .strict_pretrained import PretrainedLinkError, StrictPretrainedInit
 
 __all__ = [
+    'CheckpointMismatchError',
+    'check_checkpoint_fits',
+    'checkpoint_fit',
     'extract_resnet50_state_dict',
     'file_sha256',
     'load_resnet50_state_dict',
@@ -41,6 +52,7 @@ __all__ = [
     'StateDictDiff',
     'diff_state_dict',
     'strip_prefix',
+    'strip_wrapper_prefix',
     'unwrap_state_dict',
     'PretrainedLinkError',
     'StrictPretrainedInit',

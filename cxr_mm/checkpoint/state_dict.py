@@ -13,7 +13,14 @@ from typing import Dict, List, Mapping, NamedTuple, Sequence
 
 import torch
 
-__all__ = ['StateDictDiff', 'unwrap_state_dict', 'strip_prefix', 'diff_state_dict', 'list_keys']
+__all__ = [
+    'StateDictDiff',
+    'unwrap_state_dict',
+    'strip_prefix',
+    'strip_wrapper_prefix',
+    'diff_state_dict',
+    'list_keys',
+]
 
 # Containers tried in order; mmengine writes 'state_dict', the authors' script 'model'.
 CONTAINER_KEYS = ('state_dict', 'model', 'model_state_dict')
@@ -53,6 +60,13 @@ def unwrap_state_dict(checkpoint: object, source: str) -> Dict[str, torch.Tensor
 def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
     """The tensors whose key starts with ``prefix``, with the prefix removed."""
     return OrderedDict((k[len(prefix) :], v) for k, v in state_dict.items() if k.startswith(prefix))
+
+
+def strip_wrapper_prefix(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Remove the ``module.`` of a DDP model saved without unwrapping (on every key)."""
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        return strip_prefix(state_dict, 'module.')
+    return dict(state_dict)
 
 
 def diff_state_dict(

@@ -29,7 +29,13 @@ from mmengine.registry import WEIGHT_INITIALIZERS
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
-from .state_dict import diff_state_dict, list_keys, strip_prefix, unwrap_state_dict
+from .state_dict import (
+    diff_state_dict,
+    list_keys,
+    strip_prefix,
+    strip_wrapper_prefix,
+    unwrap_state_dict,
+)
 
 __all__ = ['StrictPretrainedInit', 'PretrainedLinkError', 'select_state_dict']
 
@@ -62,9 +68,7 @@ def select_state_dict(checkpoint: dict, prefix: Optional[str], source: str) -> d
         state_dict = unwrap_state_dict(checkpoint, source)
     except ValueError as err:
         raise PretrainedLinkError(str(err)) from None
-    # DDP checkpoints saved without unwrapping carry 'module.' on every key.
-    if all(k.startswith('module.') for k in state_dict):
-        state_dict = strip_prefix(state_dict, 'module.')
+    state_dict = strip_wrapper_prefix(state_dict)
     if prefix == 'auto':
         prefix = 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
     if not prefix:

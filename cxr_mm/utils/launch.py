@@ -1,26 +1,14 @@
-"""What tools/train.py and tools/test.py share: flags, config loading, device fallbacks
-(gloo and plain fp32 where no GPU is visible) and the checkpoint-fits-the-model check."""
+"""What tools/train.py and tools/test.py share: flags, config loading and the device
+fallbacks (gloo and plain fp32 where no GPU is visible)."""
 
 import argparse
 import os
 import os.path as osp
-from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
-from torch import nn
-
-from cxr_mm.checkpoint import (
-    StateDictDiff,
-    diff_state_dict,
-    safe_torch_load,
-    strip_prefix,
-    unwrap_state_dict,
-)
-from cxr_mm.checkpoint.state_dict import list_keys
 
 # Optimizer-wrapper arguments only AmpOptimWrapper takes.
 _AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
@@ -105,49 +93,3 @@ def prepare_cfg_for_device(cfg: Config) -> Config:
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
     return cfg
-
-
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint given for evaluation does not fit the model built from the config."""
-
-
-def checkpoint_fit(model: nn.Module, checkpoint: str) -> StateDictDiff:
-    """Missing, unexpected and wrong-shape keys of ``checkpoint`` against ``model``.
-
-    Reads the file the way mmengine's runner loads it (safe loader, ``state_dict``
-    container, a DDP ``module.`` prefix removed).
-    """
-    model = model.module if is_model_wrapper(model) else model
-    state_dict = unwrap_state_dict(safe_torch_load(checkpoint, map_location='cpu'), checkpoint)
-    if all(k.startswith('module.') for k in state_dict):
-        state_dict = strip_prefix(state_dict, 'module.')
-    expected = {k: v.shape for k, v in model.state_dict().items()}
-    return diff_state_dict(expected, state_dict)
-
-
-def check_checkpoint_fits(
-    model: nn.Module, checkpoint: str, allow_partial: bool = False, config: Optional[str] = None
-) -> StateDictDiff:
-    """Refuse to evaluate a checkpoint that does not fit the model (or warn, if allowed).
-
-    mmengine's runner loads ``load_from`` with ``strict=False``: a checkpoint of another
-    model, or one missing the head, is evaluated with random tensors in its place and
-    only a log warning says so. ``tools/test.py`` calls this first.
-    """
-    diff = checkpoint_fit(model, checkpoint)
-    if diff.ok:
-        return diff
-    what = (
-        f'{checkpoint} does not fit the model of {config or "the config"}: '
-        f'{len(diff.missing)} model tensors missing from the file '
-        f'[{list_keys(diff.missing, 10)}], {len(diff.unexpected)} file tensors the model '
-        f'does not have [{list_keys(diff.unexpected, 10)}], {len(diff.mismatched)} with '
-        f'another shape [{list_keys(diff.mismatched, 5)}]'
-    )
-    if not allow_partial:
-        raise CheckpointMismatchError(
-            f'{what}. Evaluating it would score a partly untrained model. Use the checkpoint '
-            'of this config, or pass --allow-partial-checkpoint to evaluate it anyway.'
-        )
-    print_log(f'--allow-partial-checkpoint: {what}', logger='current', level=30)
-    return diff

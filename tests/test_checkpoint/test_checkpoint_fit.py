@@ -5,7 +5,7 @@ import pytest
 import torch
 from cxr_testing import TOY_CONFIG, run_tool
 
-from cxr_mm.utils.launch import CheckpointMismatchError, check_checkpoint_fits, checkpoint_fit
+from cxr_mm.checkpoint import CheckpointMismatchError, check_checkpoint_fits, checkpoint_fit
 
 
 class Toy(torch.nn.Module):
