@@ -19,7 +19,7 @@ test: lint          ## lint, then the whole test suite
 
 bench: install      ## timing goals, each as a ratio against a baseline measured in the same run
 	$(PY) bench/dicom_decode.py
-	$(PY) bench/pretrain_throughput.py
+	$(PY) bench/gpu_step.py
 	$(PY) bench/cam_speed.py
 
 clean-demo:

@@ -7,7 +7,8 @@ Each step runs the real command-line tool a user would run (printed before it ru
 
 1. demo data      tools/dataset_converters/make_demo_data.py  (NIH + VinDr formats)
 2. stage 1        tools/train.py configs/barlowtwins_cxr/*demo*.py (Barlow Twins, NIH)
-3. backbone       tools/model_converters/extract_backbone.py
+3. backbone       tools/model_converters/extract_backbone.py, then
+                  tools/model_converters/save_init.py: the detector as stage 2 starts it
 4. stage 2        tools/train.py configs/faster_rcnn_cxr/*demo*.py, backbone from step 3
                   (validation each epoch, best checkpoint by validation mAP50)
 5. evaluation     tools/test.py: the untrained detector (step-4 initialisation) on the
@@ -36,6 +37,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STAGE1_CONFIGS = 'configs/barlowtwins_cxr/*demo*.py'
 STAGE2_CONFIG = 'configs/faster_rcnn_cxr/faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'
 VIS_CAM = 'tools/analysis_tools/vis_cam.py'
+SAVE_INIT = 'tools/model_converters/save_init.py'
 # Learning = validation mAP50 gain over the untrained detector of at least this much.
 MIN_GAIN = 0.05
 
@@ -157,7 +159,7 @@ class Demo:
         out = osp.join(self.work_dir, 'stage2_init', 'init_detector.pth')
         self.run(
             'init-detector',
-            ['tools/run_demo.py', 'save-init', STAGE2_CONFIG, out, *self.stage2_options(backbone)],
+            [SAVE_INIT, STAGE2_CONFIG, out, '--cfg-options', *self.stage2_options(backbone)],
         )
         self.outputs['untrained detector'] = out
         return out
@@ -290,37 +292,6 @@ def val_history(work_dir: str) -> List[float]:
     return values
 
 
-def save_init(argv: List[str]) -> None:
-    """Save the untrained detector (as stage 2 initialises it) as a checkpoint.
-
-    Usage: tools/run_demo.py save-init CONFIG OUT [key=value ...]
-    """
-    import torch
-    from mmdet.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import set_random_seed
-
-    import cxr_mm.register  # noqa: F401
-
-    config, out, *options = argv
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(dict(opt.split('=', 1) for opt in options))
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    set_random_seed(cfg.get('randomness', {}).get('seed', 0))
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(
-        dict(
-            state_dict=model.state_dict(),
-            meta=dict(note='untrained detector: stage-2 initialisation'),
-        ),
-        out,
-    )
-    print(f'saved the untrained detector to {out}')
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.time()
@@ -383,7 +354,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    if sys.argv[1:2] == ['save-init']:  # internal step 4a, run as its own process
-        save_init(sys.argv[2:])
-        sys.exit(0)
     sys.exit(main())

@@ -14,9 +14,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from cxr_mm.utils.launch import (
+from cxr_mm.utils.launch import (  # noqa: E402
     add_launch_args,
-    load_tool_cfg,  # noqa: E402
+    load_tool_cfg,
     prepare_cfg_for_device,
 )
 
@@ -25,7 +25,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a cxr-mm model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision (the stage-1/2 recipes already use it on GPU; '
+        'without a GPU training falls back to fp32)',
+    )
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',

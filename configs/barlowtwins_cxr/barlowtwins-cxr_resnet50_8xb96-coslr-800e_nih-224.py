@@ -5,16 +5,14 @@ _base_ = [
     '../_base_/models/barlowtwins_r50.py',
     '../_base_/datasets/nih_bs96_barlowtwins-cxr-224.py',
     '../_base_/default_runtime_mmpretrain.py',
+    '../_base_/imagenet_resnet50.py',
 ]
 
-# torchvision ResNet50_Weights.IMAGENET1K_V2 (what the authors started from), downloaded
-# beforehand: https://download.pytorch.org/models/resnet50-11ad3fa6.pth
-# Set to None for random initialisation (Barlow Twins from scratch).
-imagenet_checkpoint = 'checkpoints/resnet50-11ad3fa6.pth'
-
+# The ImageNet start (torchvision IMAGENET1K_V2), shared with the ImageNet baselines:
+# configs/_base_/imagenet_resnet50.py. `model.backbone_checkpoint=None` trains from random.
 model = dict(
     type='BarlowTwinsCXR',
-    backbone_checkpoint=imagenet_checkpoint,
+    backbone_checkpoint={{_base_.imagenet_checkpoint}},
     head=dict(
         type='GlobalCrossCorrelationHead',
         in_channels=8192,

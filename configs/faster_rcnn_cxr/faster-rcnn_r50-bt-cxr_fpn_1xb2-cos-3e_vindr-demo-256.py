@@ -56,8 +56,15 @@ test_dataloader = dict(
 max_epochs = 3
 train_cfg = dict(max_epochs=max_epochs)
 # One process x 2 images would scale lr to 0.0025; the demo has ~100 steps, so it uses
-# 0.01, with gradient clipping to keep such a step stable.
-optim_wrapper = dict(optimizer=dict(lr=0.01), clip_grad=dict(max_norm=35, norm_type=2))
+# 0.01, with gradient clipping to keep such a step stable. fp32: a CPU config (the
+# recipe's AmpOptimWrapper needs a GPU, also under mmdet's own tools/train.py); the
+# recipe's SGD otherwise (tests/test_configs checks only lr differs).
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=35, norm_type=2),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
     dict(

@@ -11,6 +11,7 @@ _base_ = [
     '../_base_/models/faster-rcnn_r50_fpn_cxr.py',
     '../_base_/datasets/vindr_detection.py',
     '../_base_/default_runtime_mmdet.py',
+    '../_base_/imagenet_resnet50.py',  # imagenet_checkpoint, for the ImageNet arm
 ]
 
 # The stage-1 -> stage-2 link: one variable. StrictPretrained stops training when the
@@ -32,8 +33,12 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# AMP on GPU (fp16 autocast, dynamic loss scaling); tools/train.py falls back to a plain
+# fp32 OptimWrapper with the same settings where no GPU is visible (the CPU demo).
 optim_wrapper = dict(
-    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001)
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
 )
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),

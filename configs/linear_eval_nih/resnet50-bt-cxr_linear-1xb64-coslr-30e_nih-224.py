@@ -5,10 +5,14 @@
 _base_ = [
     '../_base_/datasets/nih_bs64_multilabel-224.py',
     '../_base_/default_runtime_mmpretrain.py',
+    '../_base_/imagenet_resnet50.py',  # imagenet_checkpoint, for the ImageNet arm
 ]
 
-# Output of tools/model_converters/extract_backbone.py (or torchvision2cxrmm.py for an
-# ImageNet / the authors' ResNet-50), a local file.
+# The backbone to evaluate, one variable: a stage-1 checkpoint ('backbone.' keys), the
+# output of tools/model_converters/extract_backbone.py, or a torchvision ResNet-50 (the
+# resnet50-imagenet_* configs). StrictPretrained, as in the detector: a missing file,
+# prefix or tensor stops with an error naming it (mmengine's Pretrained only warns).
+# From the command line: --cfg-options model.backbone.init_cfg.checkpoint=PATH
 pretrained_backbone = 'checkpoints/barlowtwins-cxr_r50_800e_nih-224.pth'
 
 model = dict(
@@ -21,7 +25,10 @@ model = dict(
         frozen_stages=4,
         norm_eval=True,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained_backbone),
+        # mmpretrain's ResNet zeroes every bn3 after init unless init_cfg is 'Pretrained';
+        # with StrictPretrained that would overwrite loaded weights, so it is off.
+        zero_init_residual=False,
+        init_cfg=dict(type='StrictPretrained', checkpoint=pretrained_backbone),
     ),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -1,7 +1,7 @@
 # Demo: linear evaluation on the synthetic demo set on a CPU in well under a minute.
-# Random backbone unless `model.backbone.init_cfg` points at an extracted demo backbone:
-#   --cfg-options model.backbone.init_cfg.type=Pretrained \
-#                 model.backbone.init_cfg.checkpoint=work_dirs/demo_backbone.pth
+# Random backbone unless `model.backbone.init_cfg` points at a demo backbone:
+#   --cfg-options model.backbone.init_cfg.type=StrictPretrained \
+#                 model.backbone.init_cfg.checkpoint=work_dirs/demo/stage1/backbone.pth
 _base_ = './resnet50-bt-cxr_linear-1xb64-coslr-30e_nih-224.py'
 
 model = dict(backbone=dict(init_cfg=None))

@@ -17,6 +17,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import torch
 
 from .safe_load import safe_torch_load
+from .state_dict import diff_state_dict, strip_prefix, unwrap_state_dict
 
 __all__ = [
     'resnet50_reference_state',
@@ -46,22 +47,6 @@ def resnet50_reference_state() -> Dict[str, torch.Size]:
     return _REFERENCE
 
 
-def _unwrap(checkpoint, path: str) -> Dict[str, torch.Tensor]:
-    for key in ('state_dict', 'model', 'model_state_dict'):
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
-            return checkpoint[key]
-    if (
-        isinstance(checkpoint, dict)
-        and checkpoint
-        and all(isinstance(v, torch.Tensor) for v in checkpoint.values())
-    ):
-        return checkpoint
-    raise ValueError(
-        f'{path}: no state dict found (looked for a tensor dict at the top '
-        f"level or under 'state_dict'/'model'/'model_state_dict')"
-    )
-
-
 def extract_resnet50_state_dict(
     state_dict: Dict[str, torch.Tensor],
     source: str = '<state_dict>',
@@ -75,16 +60,13 @@ def extract_resnet50_state_dict(
     """
     reference = resnet50_reference_state()
     for prefix in prefixes:
-        selected = OrderedDict(
-            (k[len(prefix) :], v)
-            for k, v in state_dict.items()
-            if k.startswith(prefix) and k[len(prefix) :] in reference
-        )
+        under = strip_prefix(state_dict, prefix)
+        selected = OrderedDict((k, v) for k, v in under.items() if k in reference)
         if selected:
             dropped = [
                 k
                 for k in state_dict
-                if not (k.startswith(prefix) and k[len(prefix) :] in reference)
+                if not k.startswith(prefix) or k[len(prefix) :] not in reference
             ]
             return selected, dropped
     raise ValueError(
@@ -96,20 +78,18 @@ def extract_resnet50_state_dict(
 def verify_resnet50_state_dict(
     state_dict: Dict[str, torch.Tensor], source: str = '<state_dict>'
 ) -> None:
-    """Raise unless ``state_dict`` holds exactly the ResNet-50 tensors with their shapes."""
-    reference = resnet50_reference_state()
-    missing = [k for k in reference if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in reference]
-    wrong = [
-        f'{k}: {tuple(state_dict[k].shape)} != {tuple(s)}'
-        for k, s in reference.items()
-        if k in state_dict and state_dict[k].shape != s
-    ]
-    if missing or unexpected or wrong:
+    """Raise unless ``state_dict`` holds exactly the ResNet-50 tensors with their shapes.
+
+    Every parameter and every BN buffer (running mean/var, ``num_batches_tracked``)
+    counts: a file without BN statistics would start the network from statistics it
+    was never trained with.
+    """
+    diff = diff_state_dict(resnet50_reference_state(), state_dict)
+    if not diff.ok:
         raise ValueError(
-            f'{source} is not a complete ResNet-50: {len(missing)} missing '
-            f'{missing[:8]}, {len(unexpected)} unexpected {unexpected[:8]}, '
-            f'{len(wrong)} with wrong shape {wrong[:8]}'
+            f'{source} is not a complete ResNet-50: {len(diff.missing)} missing '
+            f'{diff.missing[:8]}, {len(diff.unexpected)} unexpected {diff.unexpected[:8]}, '
+            f'{len(diff.mismatched)} with wrong shape {diff.mismatched[:8]}'
         )
 
 
@@ -126,7 +106,7 @@ def load_resnet50_state_dict(path: str) -> Tuple[Dict[str, torch.Tensor], List[s
             f'for random initialisation)'
         )
     state_dict, dropped = extract_resnet50_state_dict(
-        _unwrap(safe_torch_load(path, map_location='cpu'), path), source=path
+        unwrap_state_dict(safe_torch_load(path, map_location='cpu'), path), source=path
     )
     verify_resnet50_state_dict(state_dict, source=path)
     return state_dict, dropped
@@ -154,6 +134,7 @@ def verify_saved_backbone(out_path: str, source: Dict[str, torch.Tensor], prefix
 
 
 def file_sha256(path: str) -> str:
+    """SHA-256 of a file, recorded in converted files' meta to trace them to their source."""
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):

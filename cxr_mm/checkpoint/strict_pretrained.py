@@ -15,19 +15,27 @@ Usage (one variable in a stage-2 config)::
 mmengine applies only ``type='Pretrained'`` after the children's own ``init_weights``;
 other initializers run before them. ResNet's blocks have no initializer of their own
 when the backbone gets an ``init_cfg``, so nothing overwrites the loaded weights
-(tests/stage2 asserts the tensors after the *whole detector's* ``init_weights``).
+(tests/test_checkpoint/test_strict_pretrained.py asserts the tensors after the *whole
+detector's* ``init_weights``).
 """
 
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
-import torch
 from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
+
+from .state_dict import (
+    diff_state_dict,
+    list_keys,
+    strip_prefix,
+    strip_wrapper_prefix,
+    unwrap_state_dict,
+)
 
 __all__ = ['StrictPretrainedInit', 'PretrainedLinkError', 'select_state_dict']
 
@@ -39,13 +47,6 @@ class PretrainedLinkError(RuntimeError):
     """The pretrained checkpoint does not cover the module it should initialise."""
 
 
-def _strip_wrapper_prefix(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    # DDP checkpoints saved without unwrapping carry 'module.' on every key.
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        return OrderedDict((k[len('module.') :], v) for k, v in state_dict.items())
-    return state_dict
-
-
 def _top_level_names(keys: Sequence[str]) -> str:
     names = sorted({k.split('.', 1)[0] + '.' for k in keys})
     return ', '.join(names[:_MAX_LISTED]) + (' ...' if len(names) > _MAX_LISTED else '')
@@ -55,26 +56,26 @@ def select_state_dict(checkpoint: dict, prefix: Optional[str], source: str) -> d
     """The tensors meant for the module: a prefix's sub-dict, or the whole dict.
 
     Args:
-        checkpoint (dict): a loaded checkpoint (with or without ``state_dict``).
+        checkpoint (dict): a loaded checkpoint (see ``unwrap_state_dict`` for the
+            containers understood).
         prefix (str, optional): ``'auto'`` takes ``backbone.*`` when present (a full
             stage-1 or detector checkpoint) and otherwise the whole dict (an extracted
             backbone or a torchvision ImageNet file); ``None`` or ``''`` the whole dict;
             any other string must prefix at least one key.
         source (str): the file name, for error messages.
     """
-    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state_dict, dict) or not state_dict:
-        raise PretrainedLinkError(f'{source}: no state_dict (tensors) found in the file.')
-    state_dict = _strip_wrapper_prefix(state_dict)
+    try:
+        state_dict = unwrap_state_dict(checkpoint, source)
+    except ValueError as err:
+        raise PretrainedLinkError(str(err)) from None
+    state_dict = strip_wrapper_prefix(state_dict)
     if prefix == 'auto':
         prefix = 'backbone.' if any(k.startswith('backbone.') for k in state_dict) else ''
     if not prefix:
         return state_dict
     if not prefix.endswith('.'):
         prefix += '.'
-    selected = OrderedDict(
-        (k[len(prefix) :], v) for k, v in state_dict.items() if k.startswith(prefix)
-    )
+    selected = strip_prefix(state_dict, prefix)
     if not selected:
         raise PretrainedLinkError(
             f'{source}: no key starts with prefix {prefix!r}; the file has keys under '
@@ -134,37 +135,29 @@ class StrictPretrainedInit:
         source = select_state_dict(ckpt, self.prefix, path)
 
         expected = module.state_dict()
-        missing = [k for k in expected if k not in source and not k.endswith(self.ignore_missing)]
-        mismatched = [
-            f'{k}: checkpoint {tuple(source[k].shape)} vs model {tuple(expected[k].shape)}'
-            for k in expected
-            if k in source and source[k].shape != expected[k].shape
-        ]
-        if missing or mismatched:
+        diff = diff_state_dict(
+            {k: v.shape for k, v in expected.items()}, source, self.ignore_missing
+        )
+        if diff.missing or diff.mismatched:
             lines = [
                 f'{path} does not initialise all of {module.__class__.__name__} '
                 f'({len(expected)} tensors; prefix={self.prefix!r}):'
             ]
-            if missing:
+            if diff.missing:
                 lines.append(
-                    f'  missing {len(missing)}: '
-                    + ', '.join(missing[:_MAX_LISTED])
-                    + (
-                        f' ... and {len(missing) - _MAX_LISTED} more'
-                        if len(missing) > _MAX_LISTED
-                        else ''
-                    )
+                    f'  missing {len(diff.missing)}: {list_keys(diff.missing, _MAX_LISTED)}'
                 )
                 lines.append(f'  the checkpoint has keys under {_top_level_names(list(source))}')
-            if mismatched:
+            if diff.mismatched:
                 lines.append(
-                    f'  shape mismatch {len(mismatched)}: ' + '; '.join(mismatched[:_MAX_LISTED])
+                    f'  shape mismatch {len(diff.mismatched)}: '
+                    + '; '.join(diff.mismatched[:_MAX_LISTED])
                 )
             raise PretrainedLinkError('\n'.join(lines))
 
         to_load = OrderedDict((k, source[k]) for k in expected if k in source)
         module.load_state_dict(to_load, strict=False)
-        unused = [k for k in source if k not in expected]
+        unused = diff.unexpected
         print_log(
             f'StrictPretrained: loaded {len(to_load)}/{len(expected)} tensors of '
             f'{module.__class__.__name__} from {path}'

@@ -1,4 +1,5 @@
-"""Let the same config run on GPU nodes and, distributed, on CPU-only machines."""
+"""What tools/train.py and tools/test.py share: flags, config loading and the device
+fallbacks (gloo and plain fp32 where no GPU is visible)."""
 
 import argparse
 import os
@@ -8,6 +9,9 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+
+# Optimizer-wrapper arguments only AmpOptimWrapper takes.
+_AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
 
 
 def add_launch_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -47,7 +51,12 @@ def load_tool_cfg(args: argparse.Namespace) -> Config:
 
 
 def prepare_cfg_for_device(cfg: Config) -> Config:
-    """Use gloo instead of nccl when no GPU is visible.
+    """Run a GPU recipe on a CPU-only machine: fp32 instead of AMP, gloo instead of nccl.
+
+    The stage-1 and stage-2 recipes train with mmengine's ``AmpOptimWrapper`` (fp16
+    autocast, dynamic loss scaling), which refuses to start without a GPU; with no GPU
+    it becomes a plain ``OptimWrapper`` with the same optimizer, groups, clipping and
+    accumulation (AMP has no CPU benefit here), and the log says so.
 
     mmengine 0.10.7's ``init_dist('pytorch')`` always calls ``torch.cuda.set_device``,
     which fails without a driver, and gives DDP ``device_ids`` that CPU modules
@@ -57,6 +66,15 @@ def prepare_cfg_for_device(cfg: Config) -> Config:
     """
     if torch.cuda.is_available():
         return cfg
+    optim_wrapper = cfg.get('optim_wrapper')
+    if optim_wrapper is not None and optim_wrapper.get('type') == 'AmpOptimWrapper':
+        print_log(
+            'No GPU visible: training in fp32 with OptimWrapper instead of AmpOptimWrapper.',
+            logger='current',
+        )
+        optim_wrapper.type = 'OptimWrapper'
+        for key in _AMP_ONLY_KEYS:
+            optim_wrapper.pop(key, None)
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     launcher = cfg.get('launcher', 'none')
     if launcher == 'none':

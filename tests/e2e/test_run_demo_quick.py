@@ -50,6 +50,10 @@ def test_run_demo_quick(tmp_path):
         f'StrictPretrained: loaded 318/318 tensors of ResNet from '
         f'{outputs["stage-1 backbone (ResNet-50)"]}' in stage2_logs
     )
+    # the "before training" detector came from the save_init converter, strictly loadable
+    init_log = (work_dir / 'logs' / 'init-detector.log').read_text()
+    assert 'the untrained FasterRCNN as training starts it' in init_log
+    assert 'tools/model_converters/save_init.py' in out
     test_dir = outputs['eval_trained_test: mAP table, metrics.json, PR curves, AP bars']
     for name in ('pr_curves.png', 'per_class_ap.png', 'table.txt', 'metrics.json'):
         assert osp.isfile(osp.join(test_dir, name)), name

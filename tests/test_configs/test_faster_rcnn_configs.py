@@ -24,6 +24,11 @@ CLAIMS = {
     init_cfg('imagenet'): (
         RECIPE,
         LINK,
+        {'pretrained_backbone': 'checkpoints/resnet50-11ad3fa6.pth'},
+    ),
+    init_cfg('imagenet-v1'): (
+        init_cfg('imagenet'),
+        LINK,
         {'pretrained_backbone': 'checkpoints/resnet50-0676ba61.pth'},
     ),
     init_cfg('bt-cxr'): (RECIPE, LINK, {}),
@@ -84,6 +89,7 @@ CLAIMS['faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'] = (
         r'train_dataloader\.dataset\.filter_cfg\.filter_empty_gt',
         r'train_cfg\.max_epochs',
         r'optim_wrapper\.optimizer\.lr',
+        r'optim_wrapper\.(type|loss_scale)',  # fp32: a CPU config
         r'optim_wrapper\.clip_grad\..*',
         r'param_scheduler\..*',
         r'default_hooks\.logger\.interval',
@@ -95,6 +101,8 @@ CLAIMS['faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'] = (
         'img_scale': (256, 256),
         'train_cfg.max_epochs': 3,
         'custom_hooks.0.type': 'CAMHook',
+        'optim_wrapper.type': 'OptimWrapper',
+        'optim_wrapper.optimizer.lr': 0.01,
     },
 )
 
@@ -164,6 +172,7 @@ def test_recipe():
     assert cfg.model.roi_head.bbox_head.num_classes == 14
     assert cfg.train_cfg.max_epochs == 50 and cfg.train_cfg.val_interval == 1
     assert cfg.optim_wrapper.optimizer.type == 'SGD'
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'  # fp32 fallback without a GPU
     assert [s['type'] for s in cfg.param_scheduler] == ['LinearLR', 'CosineAnnealingLR']
     ckpt = cfg.default_hooks.checkpoint
     assert (ckpt.save_best, ckpt.rule) == ('vindr/mAP50', 'greater')

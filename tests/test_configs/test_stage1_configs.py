@@ -18,7 +18,7 @@ CONFIGS = sorted(
 
 
 def test_configs_found():
-    assert len(CONFIGS) >= 13  # 6 stage-1 + 7 linear evaluation
+    assert len(CONFIGS) >= 19  # 6 stage-1 + 13 linear evaluation (7 BarlowTwins-CXR, 6 ImageNet)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
@@ -57,3 +57,10 @@ def test_config_builds_pipelines(path):
         frac = {'-1pct': 0.01, '-10pct': 0.1}
         expected = next((v for k, v in frac.items() if k + '.py' in path), 1.0)
         assert ds.label_fraction == expected
+        backbone = cfg.model.backbone
+        # the loud link, and no zero_init_residual pass over the loaded bn3 weights
+        assert backbone.zero_init_residual is False
+        if 'demo' not in path:
+            assert backbone.init_cfg == dict(
+                type='StrictPretrained', checkpoint=cfg.pretrained_backbone
+            )

@@ -4,7 +4,8 @@
         work_dirs/barlowtwins-cxr_.../epoch_800.pth checkpoints/bt-cxr_r50_800e.pth
 
 The output is ``{'state_dict': <ResNet-50 tensors, 'backbone.' stripped>, 'meta': {...}}``,
-usable as ``init_cfg=dict(type='Pretrained', checkpoint=OUT)`` in a detector backbone.
+usable as ``init_cfg=dict(type='StrictPretrained', checkpoint=OUT)`` in a detector or
+linear-eval backbone (the ``pretrained_backbone`` variable of those configs).
 The written file is re-read and checked: all 318 ResNet-50 parameters and buffers, no
 other key, every tensor equal to the source.
 """

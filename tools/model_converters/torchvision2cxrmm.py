@@ -8,7 +8,7 @@ torchvision state dict, ``fc`` replaced by Identity) or ``checkpoint.pth`` (``{'
 state dict}`` with ``module.backbone.``/``module.projector.`` keys), and torchvision's own
 ImageNet files (``resnet50-11ad3fa6.pth``; ``fc`` is dropped). The output has the layout of
 ``extract_backbone.py``'s: ``{'state_dict': ResNet-50 tensors, 'meta': {...}}``, loadable by
-mmdet/mmpretrain ResNet (``init_cfg=dict(type='Pretrained', checkpoint=OUT)``) and by
+mmdet/mmpretrain ResNet (``init_cfg=dict(type='StrictPretrained', checkpoint=OUT)``) and by
 ``BarlowTwinsCXR(backbone_checkpoint=OUT)``. With ``--stage1-prefix`` the keys get
 ``backbone.`` so the file can be a stage-1 ``load_from``. The written file is re-read and
 checked: all 318 ResNet-50 parameters and buffers, no other key, tensors equal to the source.

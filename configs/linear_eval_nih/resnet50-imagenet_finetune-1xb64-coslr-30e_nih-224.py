@@ -1,0 +1,6 @@
+# The ImageNet row of the fine-tuning protocol: the very file stage 1 starts from
+# (`imagenet_checkpoint`, configs/_base_/imagenet_resnet50.py).
+_base_ = './resnet50-bt-cxr_finetune-1xb64-coslr-30e_nih-224.py'
+
+pretrained_backbone = {{_base_.imagenet_checkpoint}}
+model = dict(backbone=dict(init_cfg=dict(checkpoint=pretrained_backbone)))

@@ -1,0 +1,4 @@
+# ImageNet row, 10 % of the training patients labelled (patient-level sampling).
+_base_ = './resnet50-imagenet_linear-1xb64-coslr-30e_nih-224.py'
+
+train_dataloader = dict(dataset=dict(label_fraction=0.1))
