@@ -80,11 +80,14 @@ def verify_resnet50_state_dict(
 ) -> None:
     """Raise unless ``state_dict`` holds exactly the ResNet-50 tensors with their shapes.
 
-    Every parameter and every BN buffer (running mean/var, ``num_batches_tracked``)
-    counts: a file without BN statistics would start the network from statistics it
-    was never trained with.
+    Every parameter and every BN running mean/var counts: a file without BN
+    statistics would start the network from statistics it was never trained with.
+    ``num_batches_tracked`` may be absent (older torchvision releases omit it; it is
+    no weight, and ``load_state_dict`` fills it with 0 as PyTorch does for such files).
     """
-    diff = diff_state_dict(resnet50_reference_state(), state_dict)
+    diff = diff_state_dict(
+        resnet50_reference_state(), state_dict, ignore_missing=('num_batches_tracked',)
+    )
     if not diff.ok:
         raise ValueError(
             f'{source} is not a complete ResNet-50: {len(diff.missing)} missing '

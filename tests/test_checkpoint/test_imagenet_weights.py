@@ -108,3 +108,17 @@ def test_linear_eval_refuses_a_file_without_resnet_weights(tmp_path):
 def test_linear_eval_refuses_a_missing_file(tmp_path):
     with pytest.raises(PretrainedLinkError, match='not found.*epoch_8OO.pth'):
         build('linear', str(tmp_path / 'epoch_8OO.pth'))
+
+
+@pytest.mark.parametrize('consumer', CONSUMERS)
+def test_file_without_num_batches_tracked_loads_everywhere(consumer, torchvision_file, tmp_path):
+    """Older torchvision releases omit ``num_batches_tracked`` (no weight): every arm
+    accepts such a file alike, so the two arms can always start from the same file."""
+    path, state = torchvision_file
+    old = {k: v for k, v in state.items() if not k.endswith('num_batches_tracked')}
+    old_path = str(tmp_path / 'resnet50-old.pth')
+    torch.save(old, old_path)
+    own = build(consumer, old_path).backbone.state_dict()
+    for key, value in old.items():
+        if key in own:
+            assert torch.equal(own[key], value), key
