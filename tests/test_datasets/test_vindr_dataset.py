@@ -208,9 +208,9 @@ def test_sizes_cached_and_resized_png_boxes_scaled(tmp_path):
     assert (root / 'image_sizes_cache.csv').is_file()
 
     # A second build in a fresh process reads the disk cache.
-    from cxr_mm.datasets import vindr
+    from cxr_mm.core.image_size import clear_size_cache
 
-    vindr._SIZE_CACHE.clear()
+    clear_size_cache()
     ds2 = build(root, **kw)
     assert ds2.summary['sizes']['header_reads'] == 0
     assert ds2.summary['sizes']['disk_cache_entries'] == 2
