@@ -6,7 +6,7 @@ the benchmarks read the CSV the same way.
 """
 
 from collections import Counter, defaultdict
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import pandas as pd
@@ -58,23 +58,50 @@ def build_label_lookup(
     return lookup
 
 
+class VinDrRows(NamedTuple):
+    """What :func:`read_vindr_csv` makes of an annotation CSV."""
+
+    #: Box rows of the classes: ``image_id, rad_id, label, x_min .. y_max, line``.
+    boxes: pd.DataFrame
+    #: image_id -> its readers (rad_ids), also those whose rows carried no box.
+    readers: Dict[str, set]
+    #: Counters of what was dropped, ignored or mapped, and why.
+    stats: Counter
+    #: Rows that are no class box but a finding all the same: labels outside
+    #: the classes (``reason='outside label'``) and invalid rows dropped with
+    #: ``on_invalid_row='drop'`` (``reason='invalid row'``). Columns
+    #: ``image_id, rad_id, name, reason, x_min .. y_max, located, line``;
+    #: ``located`` is False when the row has no usable coordinates.
+    regions: pd.DataFrame
+    #: Images with at least one row that is not a valid ``No finding`` row:
+    #: never a ``No finding`` negative, whatever fusion keeps.
+    abnormal: Set[str]
+
+
 def read_vindr_csv(
     ann_file: str,
     label_map: Optional[Mapping[str, Optional[str]]] = None,
     classes: Sequence[str] = VINDR_CLASSES,
     on_invalid_row: str = 'error',
-) -> Tuple[pd.DataFrame, Dict[str, set], Counter]:
+    outside_class: Optional[str] = None,
+) -> VinDrRows:
     """Parse a VinDr annotation CSV into clean box rows.
 
     Reads Kaggle ``train.csv`` (``image_id, class_name, class_id, rad_id,
     x_min, y_min, x_max, y_max``) and PhysioNet ``annotations_*.csv``
     (``image_id, rad_id, class_name, x_min ... y_max``) alike.
 
+    Args:
+        ann_file: the CSV.
+        label_map: overrides of :data:`DEFAULT_LABEL_MAP`.
+        classes: the detection classes.
+        on_invalid_row: ``'error'`` or ``'drop'`` (dropped rows are counted
+            and returned in ``regions``).
+        outside_class: when given, located boxes of labels mapped to None
+            (outside the classes) become boxes of this class.
+
     Returns:
-        tuple: ``(boxes, readers, stats)``: a DataFrame of box rows with
-        columns ``image_id, rad_id, label, x_min .. y_max, line``; the readers
-        (rad_ids) of every image, including readers whose rows carried no box;
-        counters of what was dropped and why.
+        VinDrRows: ``(boxes, readers, stats, regions, abnormal)``.
     """
     check_on_invalid_row(on_invalid_row)
     df = read_annotation_csv(
@@ -96,6 +123,8 @@ def read_vindr_csv(
     df, stats['rows_duplicate'] = drop_duplicate_rows(df)
 
     lookup = build_label_lookup(label_map, classes)
+    if outside_class is not None and outside_class not in classes:
+        raise ValueError(f'outside_class {outside_class!r} is not one of {tuple(classes)}')
     drop_tag = '\0drop'
     mapped = (
         df['class_name']
@@ -107,6 +136,11 @@ def read_vindr_csv(
     )
     has_any = (df[list(COORDS)] != '').any(axis=1)
     all_finite = np.isfinite(coords.to_numpy(dtype=np.float64)).all(axis=1)
+    if outside_class is not None:
+        as_class = (mapped == drop_tag) & all_finite
+        for name in df['class_name'][as_class]:
+            stats[f'rows_outside_label_as {outside_class}: {name}'] += 1
+        mapped[as_class] = outside_class
 
     reasons = pd.Series('', index=df.index, dtype=object)
     reasons[df['image_id'] == ''] = 'empty image_id'
@@ -152,9 +186,25 @@ def read_vindr_csv(
     no_finding = (mapped == NO_FINDING) & ~invalid
     stats['rows_no_finding'] = int(no_finding.sum())
     stats['no_finding_rows_with_coords'] = int((no_finding & has_any).sum())
-    ignored = (mapped == drop_tag) & ~invalid
-    for name in df['class_name'][ignored]:
+    outside = (mapped == drop_tag) & ~invalid
+    for name in df['class_name'][outside]:
         stats[f'rows_ignored_by_label_map: {name}'] += 1
+    # Normal means normal: one row that is not a valid 'No finding' makes the
+    # image abnormal, whatever later steps (fusion, clipping) keep of it.
+    abnormal = set(df['image_id'][valid_img & ~no_finding])
+
+    region = (outside | invalid) & valid_img
+    regions = pd.DataFrame(
+        {
+            'image_id': df['image_id'][region],
+            'rad_id': df['rad_id'][region],
+            'name': df['class_name'][region],
+            'reason': np.where(invalid[region], 'invalid row', 'outside label'),
+            **{c: coords[c][region].astype(np.float64) for c in COORDS},
+            'located': all_finite[region.to_numpy()],
+            'line': df['line'][region],
+        }
+    )
 
     keep = is_finding & ~invalid
     cls_idx = {c: i for i, c in enumerate(classes)}
@@ -168,7 +218,51 @@ def read_vindr_csv(
         }
     )
     stats['rows_box'] = len(boxes)
-    return boxes.reset_index(drop=True), dict(readers), stats
+    return VinDrRows(
+        boxes.reset_index(drop=True),
+        dict(readers),
+        stats,
+        regions.reset_index(drop=True),
+        abnormal,
+    )
+
+
+def read_image_labels(path: str) -> Dict[str, bool]:
+    """image_id -> every reader said ``No finding``, from PhysioNet ``image_labels_*.csv``.
+
+    The file has one row per image and reader (``image_id, rad_id`` or
+    ``rad_ID``, then one 0/1 column per global and local label, among them
+    ``No finding``); the test file has one consensus row per image.
+
+    Raises:
+        ValueError: a missing column or a value other than 0/1, naming the
+            file and line.
+    """
+    df = read_annotation_csv(
+        path, ('image_id',), 'PhysioNet image_labels_*.csv (image_id[,rad_id],<labels>...)'
+    )
+    cols = {c.lower(): c for c in df.columns}
+    col = cols.get(NO_FINDING.lower())
+    if col is None:
+        raise ValueError(
+            f'{path}: no {NO_FINDING!r} column; found {list(df.columns)}. Expected '
+            f'PhysioNet image_labels_*.csv with one 0/1 column per label.'
+        )
+    values = pd.to_numeric(df[col].str.strip(), errors='coerce')
+    bad = ~values.isin([0, 1])
+    if bad.any():
+        raise_invalid_rows(
+            path,
+            [
+                (ln, f'{NO_FINDING!r} is {v!r}, not 0 or 1')
+                for ln, v in zip(df['line'][bad], df[col][bad])
+            ],
+        )
+    ids = df['image_id'].str.strip()
+    normal: Dict[str, bool] = {}
+    for image_id, v in zip(ids, values):
+        normal[image_id] = normal.get(image_id, True) and bool(v == 1)
+    return normal
 
 
 def clip_boxes(boxes: pd.DataFrame, ann_wh: np.ndarray) -> Tuple[pd.DataFrame, int, int]:
@@ -190,6 +284,41 @@ def clip_boxes(boxes: pd.DataFrame, ann_wh: np.ndarray) -> Tuple[pd.DataFrame, i
         x_min=clipped[:, 0], y_min=clipped[:, 1], x_max=clipped[:, 2], y_max=clipped[:, 3]
     )
     return boxes[ok], n_clipped, int((~ok).sum())
+
+
+def outside_regions(
+    regions: pd.DataFrame, ann_sizes: Mapping[str, Tuple[int, int]]
+) -> Tuple[Dict[str, np.ndarray], Dict[str, Dict[str, int]]]:
+    """Ignore regions from the ``regions`` rows of :func:`read_vindr_csv`.
+
+    Located boxes are clipped to the annotation frame; those under 1 px are
+    dropped. Returns ``image_id -> (k, 4) float32 boxes`` and, per label
+    (``'invalid row: <name>'`` for invalid rows), the counts of ignore regions,
+    unlocated rows (no coordinates: no region, the image stays abnormal) and
+    degenerate boxes.
+    """
+    counts: Dict[str, Dict[str, int]] = {}
+    keys = np.where(
+        regions['reason'] == 'invalid row', 'invalid row: ' + regions['name'], regions['name']
+    )
+    for key, located in zip(keys, regions['located']):
+        c = counts.setdefault(str(key), dict(ignore_regions=0, unlocated=0, degenerate=0))
+        c['ignore_regions' if located else 'unlocated'] += 1
+    located = regions[regions['located'].to_numpy(dtype=bool)]
+    keys = keys[regions['located'].to_numpy(dtype=bool)]
+    ann_wh = np.array([ann_sizes[i] for i in located['image_id']], np.float64).reshape(-1, 2)
+    xyxy = located[list(COORDS)].to_numpy(dtype=np.float64).reshape(-1, 4)
+    lim = np.concatenate([ann_wh, ann_wh], axis=1)
+    clipped = np.clip(xyxy, 0, lim)
+    ok = ((clipped[:, 2] - clipped[:, 0]) >= 1) & ((clipped[:, 3] - clipped[:, 1]) >= 1)
+    for key in keys[~ok]:
+        counts[str(key)]['ignore_regions'] -= 1
+        counts[str(key)]['degenerate'] += 1
+    out: Dict[str, np.ndarray] = {}
+    img = located['image_id'].to_numpy()[ok]
+    for image_id, idx in group_rows_by_image(img).items():
+        out[image_id] = clipped[ok][idx].astype(np.float32)
+    return out, dict(sorted(counts.items()))
 
 
 def group_rows_by_image(image_ids: np.ndarray) -> Dict[str, np.ndarray]:
@@ -247,9 +376,12 @@ def fuse_images(
 
 __all__ = [
     'DEFAULT_LABEL_MAP',
+    'VinDrRows',
+    'read_image_labels',
     'build_label_lookup',
     'read_vindr_csv',
     'clip_boxes',
     'group_rows_by_image',
+    'outside_regions',
     'fuse_images',
 ]

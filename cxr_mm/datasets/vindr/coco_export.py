@@ -39,7 +39,8 @@ def to_coco(dataset, out_file: Optional[str] = None) -> dict:
                     category_id=int(inst['bbox_label']) + 1,
                     bbox=[x1, y1, x2 - x1, y2 - y1],
                     area=(x2 - x1) * (y2 - y1),
-                    iscrowd=0,
+                    # Ignore regions load back as mmdet ignore_flag=1.
+                    iscrowd=int(inst.get('ignore_flag', 0)),
                 )
             )
     coco = dict(
@@ -49,6 +50,7 @@ def to_coco(dataset, out_file: Optional[str] = None) -> dict:
             split=dataset.split,
             fusion=dataset.fusion,
             fusion_iou_thr=dataset.fusion_iou_thr,
+            test_set=dataset.metainfo.get('test_set'),
         ),
         images=images,
         annotations=annotations,

@@ -4,6 +4,7 @@
 import colorsys
 import logging
 import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -16,10 +17,18 @@ from ...core.classes import DICOM_SUFFIXES, VINDR_CLASSES
 from ...core.image_size import header_sizes, read_size_table
 from ...core.splits import load_or_create_split
 from ..base import CXRDatasetMixin, check_missing_files
-from .annotations import clip_boxes, fuse_images, read_vindr_csv
+from .annotations import (
+    clip_boxes,
+    fuse_images,
+    outside_regions,
+    read_image_labels,
+    read_vindr_csv,
+)
 from .coco_export import to_coco
 
 SPLIT_NAMES = ('train', 'val', 'test')
+#: What becomes of boxes of labels outside the classes (see the class doc).
+OUTSIDE_LABELS = ('ignore', 'drop_image', 'as_class')
 
 
 def _palette(n: int) -> List[Tuple[int, int, int]]:
@@ -49,9 +58,16 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
       findings with empty or non-numeric coordinates: ``ValueError`` naming
       the file and line numbers, or dropped and counted with
       ``on_invalid_row='drop'``.
-    - Names mapped to ``None`` by ``label_map`` (by default the 8 PhysioNet
-      local labels outside the 14 classes and the global labels): ignored,
-      counted by name. Their reader still counts as a reader of the image.
+    - Labels outside the classes (mapped to ``None`` by ``label_map``; by
+      default the 8 PhysioNet local labels outside the 14 and the global
+      labels) and rows dropped as invalid are findings all the same, never
+      discarded silently. ``outside_labels`` decides (counted per label):
+      ``'ignore'`` (default) makes their boxes ignore regions: instances with
+      ``ignore_flag=1``, one per class because mmdet matches ignore regions per
+      class, so a detection there is neither a true nor a false positive
+      (mmdet's ``eval_map``, :class:`VinDrMetric`); ``'drop_image'`` removes
+      their images; ``'as_class'`` makes their boxes boxes of
+      ``outside_class`` (invalid rows stay ignore regions).
     - Image files missing under ``data_prefix['img']``: skipped and reported
       (``missing_files='skip'``) or ``FileNotFoundError`` listing them
       (``missing_files='error'``).
@@ -59,15 +75,34 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
     - Boxes under 1 px wide or high after clipping (zero-area, inverted):
       dropped, counted. mmdet's ``CocoDataset`` drops the same boxes, so the
       COCO export loads back identically.
-    - Images without any box of the 14 classes (all readers ``No finding``):
-      kept with no instances (negatives) unless ``keep_negatives=False``.
+    - Images without any box of the classes (negatives): kept unless
+      ``keep_negatives=False``.
 
-    Image sizes (annotation pixel frame) come from ``meta_file``
-    (``image_id,width,height``) when it lists the image, else from the DICOM
-    header (or the PNG/JPEG header for converted images), cached in memory
-    and in ``size_cache_file``. When images were converted and resized (not
-    DICOM) and ``meta_file`` gives the original size, boxes are scaled to the
-    converted image.
+    Normal means normal: ``data_info['is_normal']`` (Kaggle's ``No finding``
+    class) is True only when every row of the image, of every reader, is a
+    valid ``No finding`` row, and, where PhysioNet's ``image_labels_*.csv``
+    lies next to the annotation file (or ``image_labels_file`` names it),
+    every reader's row there says ``No finding``. An image whose boxes fusion
+    drops, or whose only findings are outside the classes, has no positive
+    box yet is not normal. The test pipelines pack ``is_normal`` into the
+    data sample for the metric.
+
+    Image sizes: boxes are drawn in the original DICOM's pixel frame. For
+    DICOM images that frame comes from ``meta_file`` (``image_id,width,
+    height``) when it lists the image, else from the DICOM header. A PNG/JPEG
+    (converted) image must be listed in the size table, read from
+    ``meta_file`` when given and present, else from
+    ``<data_prefix['img']>/image_meta.csv`` (where
+    ``tools/dataset_converters/dicom_to_png.py`` writes it); its boxes are
+    scaled from the original frame to the converted image. An unlisted one
+    is an error naming it and the fix, never a fallback to the PNG's own
+    size. Header-read sizes are cached in memory and in ``size_cache_file``.
+
+    ``metainfo['test_set']`` names the held-out test set of the layout
+    (``'kaggle-split-seed<N>'`` for the Kaggle 80/10/10 split,
+    ``'physionet-official'`` for PhysioNet's ``annotations_test.csv``) and
+    ``metainfo['split']`` the part this dataset is, so result files can say
+    what they were computed on.
 
     ``split`` selects a deterministic, class-stratified (rarest class per
     image) part of the annotated images: the assignment is read from
@@ -100,6 +135,12 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         label_map (dict, optional): overrides of :data:`DEFAULT_LABEL_MAP`.
         on_invalid_row (str): ``'error'`` or ``'drop'``.
         missing_files (str): ``'skip'`` or ``'error'``.
+        outside_labels (str): ``'ignore'``, ``'drop_image'`` or ``'as_class'``.
+        outside_class (str): the class of ``outside_labels='as_class'``.
+        image_labels_file (str, optional): PhysioNet ``image_labels_*.csv``;
+            defaults to the one next to ``annotations_<part>.csv`` if present.
+        test_set (str, optional): name of the test set (see above); derived
+            from the file name and split options when None.
         **kwargs: :class:`mmdet.datasets.BaseDetDataset` arguments
             (``pipeline``, ``test_mode``, ``filter_cfg`` with
             ``filter_empty_gt`` / ``min_size`` as in ``CocoDataset`` ...).
@@ -126,6 +167,10 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         label_map: Optional[Dict[str, Optional[str]]] = None,
         on_invalid_row: str = 'error',
         missing_files: str = 'skip',
+        outside_labels: str = 'ignore',
+        outside_class: str = 'Other lesion',
+        image_labels_file: Optional[str] = None,
+        test_set: Optional[str] = None,
         **kwargs,
     ) -> None:
         if fusion not in FUSION_METHODS:
@@ -135,6 +180,10 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         if len(split_ratios) != 3:
             raise ValueError('split_ratios must give (train, val, test)')
         check_missing_files(missing_files)
+        if outside_labels not in OUTSIDE_LABELS:
+            raise ValueError(
+                f'outside_labels must be one of {OUTSIDE_LABELS}, got {outside_labels!r}'
+            )
         self.img_suffix = img_suffix
         self.fusion = fusion
         self.fusion_iou_thr = fusion_iou_thr
@@ -150,9 +199,28 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         self.label_map = label_map
         self.on_invalid_row = on_invalid_row
         self.missing_files = missing_files
+        self.outside_labels = outside_labels
+        self.outside_class = outside_class
+        self.image_labels_file = image_labels_file
         self.summary: dict = {}
         self.image_labels: Dict[str, set] = {}
+        # Set after loading: mmengine would try string metainfo values as file names.
+        self.test_set_info = self._test_set_info(ann_file, test_set)
         super().__init__(ann_file=ann_file, data_prefix=data_prefix, **kwargs)
+        self._metainfo.update(self.test_set_info)
+
+    def _test_set_info(self, ann_file: str, test_set: Optional[str]) -> dict:
+        """``test_set`` and ``split`` of the metainfo (see class doc)."""
+        name = osp.basename(ann_file).lower()
+        official_test = name.startswith('annotations_test')
+        if test_set is None:
+            if official_test or (name.startswith('annotations_') and self.split_ratios[2] == 0):
+                test_set = 'physionet-official'
+            else:
+                layout = 'physionet-train' if name.startswith('annotations_') else 'kaggle'
+                test_set = f'{layout}-split-seed{self.split_seed}'
+        split = self.split or ('test' if official_test else 'all')
+        return dict(test_set=test_set, split=split)
 
     def split_assignment(self) -> Dict[str, str]:
         """image_id -> 'train' | 'val' | 'test', from the split file (made once)."""
@@ -171,12 +239,22 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
             return self._root_path(self.split_file)
         return osp.join(osp.dirname(osp.abspath(self.ann_file)), 'splits.json')
 
+    def _size_table(self, is_dicom: bool) -> Tuple[List[str], Dict[str, Tuple[int, int]]]:
+        """The size tables looked for (the one read first) and its entries."""
+        candidates = [self._root_path(self.meta_file)]
+        if not is_dicom:
+            candidates.append(osp.join(self.data_prefix.get('img', ''), 'image_meta.csv'))
+        candidates = [c for c in candidates if c]
+        for path in candidates:
+            if osp.isfile(path):
+                return [path], read_size_table(path)
+        return candidates, {}
+
     def _image_sizes(self, image_ids: Sequence[str]):
         """``image_id -> (path, image size, annotation-frame size)``; missing files."""
         img_dir = self.data_prefix.get('img', '')
-        meta_path = self._root_path(self.meta_file)
-        meta = read_size_table(meta_path) if meta_path and osp.isfile(meta_path) else {}
         is_dicom = self.img_suffix.lower().endswith(DICOM_SUFFIXES)
+        tables, meta = self._size_table(is_dicom)
         paths = {i: osp.join(img_dir, i + self.img_suffix) for i in image_ids}
         # A DICOM listed in the size table needs no header read.
         from_meta = {i for i in image_ids if is_dicom and i in meta}
@@ -195,21 +273,47 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
                 continue
             size = meta[i] if i in from_meta else read[path]
             out[i] = (path, tuple(size), tuple(meta.get(i, size)))
-        self.summary['sizes'] = dict(from_meta_file=sum(1 for i in out if i in meta), **stats)
+        unlisted = [] if is_dicom else [out[i][0] for i in out if i not in meta]
+        if unlisted:
+            where = tables[0] if meta else f'(none found; looked for {tables})'
+            raise ValueError(
+                f'{len(unlisted)} {self.img_suffix} image(s) have no entry in the size table '
+                f'{where}, e.g. {unlisted[:5]}. VinDr boxes are in the original DICOM '
+                f'pixels, so a converted image needs its original size: convert with '
+                f'tools/dataset_converters/dicom_to_png.py (it writes <out>/image_meta.csv, '
+                f'columns image_id,width,height) or pass meta_file=<that CSV>.'
+            )
+        self.summary['sizes'] = dict(
+            size_table=tables[0] if meta else None,
+            from_meta_file=sum(1 for i in out if i in meta),
+            **stats,
+        )
         return out, missing
+
+    def _image_labels_path(self) -> Optional[str]:
+        """PhysioNet ``image_labels_<part>.csv`` next to ``annotations_<part>.csv``."""
+        if self.image_labels_file is not None:
+            path = self._root_path(self.image_labels_file)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'image_labels_file {path} does not exist')
+            return path
+        name = osp.basename(self.ann_file)
+        if not name.startswith('annotations_'):
+            return None
+        path = osp.join(osp.dirname(self.ann_file), 'image_labels_' + name[len('annotations_') :])
+        return path if osp.isfile(path) else None
 
     def load_data_list(self) -> List[dict]:
         """Parse, clean, fuse and split the annotations (see class doc)."""
         classes = self.metainfo['classes']
         num_classes = len(classes)
-        boxes, readers, stats = read_vindr_csv(
-            self.ann_file,
-            label_map=self.label_map,
-            classes=classes,
-            on_invalid_row=self.on_invalid_row,
-        )
+        as_class = self.outside_class if self.outside_labels == 'as_class' else None
+        rows = read_vindr_csv(self.ann_file, self.label_map, classes, self.on_invalid_row, as_class)
+        boxes, readers, stats = rows.boxes, rows.readers, rows.stats
         all_ids = sorted(readers)
         id_rank = {image_id: i + 1 for i, image_id in enumerate(all_ids)}
+        labels_path = self._image_labels_path()
+        normal_by_labels = read_image_labels(labels_path) if labels_path else None
 
         # Labels for stratification: any reader's class, before fusion.
         self.image_labels = {i: set() for i in all_ids}
@@ -226,9 +330,8 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
 
         boxes = boxes[boxes['image_id'].isin(sizes.keys())]
         raw_per_class = count_by_label(boxes['label'], num_classes)
-        ann_wh = np.array([sizes[i][2] for i in boxes['image_id']], dtype=np.float64)
         boxes, stats['boxes_clipped_to_image'], stats['boxes_degenerate_dropped'] = clip_boxes(
-            boxes, ann_wh.reshape(-1, 2)
+            boxes, np.array([sizes[i][2] for i in boxes['image_id']], np.float64).reshape(-1, 2)
         )
         clean_per_class = count_by_label(boxes['label'], num_classes)
         fused = fuse_images(
@@ -240,20 +343,43 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
             skip_box_thr=self.fusion_skip_box_thr,
             min_votes=self.min_votes,
         )
+        regions = rows.regions[rows.regions['image_id'].isin(sizes.keys())]
+        region_images = set(regions['image_id'])
+        regions, region_counts = outside_regions(regions, {i: sizes[i][2] for i in region_images})
 
         data_list = []
         fused_per_class = np.zeros(num_classes, np.int64)
-        n_neg = n_neg_dropped = 0
+        n = Counter()
         for image_id, (fb, fl) in fused.items():
             path, (w, h), (aw, ah) = sizes[image_id]
-            if (w, h) != (aw, ah):
-                fb = fb * np.array([w / aw, h / ah, w / aw, h / ah], dtype=np.float32)
+            if self.outside_labels == 'drop_image' and image_id in region_images:
+                n['images_dropped_outside_labels'] += 1
+                continue
+            scale = np.array([w / aw, h / ah, w / aw, h / ah], dtype=np.float32)
+            is_normal = image_id not in rows.abnormal
+            if normal_by_labels is not None:
+                if image_id not in normal_by_labels:
+                    n['images_not_in_image_labels'] += 1
+                elif is_normal and not normal_by_labels[image_id]:
+                    n['images_abnormal_by_image_labels_only'] += 1
+                is_normal = is_normal and normal_by_labels.get(image_id, True)
+            ignore = regions.get(image_id, np.zeros((0, 4), np.float32))
+            n['images_normal'] += is_normal
             if len(fb) == 0:
-                n_neg += 1
+                n['images_negative'] += 1
+                n['images_no_box_not_normal'] += not is_normal
                 if not self.keep_negatives:
-                    n_neg_dropped += 1
+                    n['images_negative_dropped'] += 1
                     continue
             fused_per_class += count_by_label(fl, num_classes)
+            instances = [
+                dict(bbox=[float(v) for v in b], bbox_label=int(lab), ignore_flag=0)
+                for b, lab in zip(fb * scale, fl)
+            ] + [
+                dict(bbox=[float(v) for v in b], bbox_label=c, ignore_flag=1)
+                for b in ignore * scale
+                for c in range(num_classes)
+            ]
             data_list.append(
                 dict(
                     img_path=path,
@@ -262,25 +388,37 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
                     height=int(h),
                     width=int(w),
                     num_readers=len(readers[image_id]),
-                    instances=[
-                        dict(bbox=[float(v) for v in b], bbox_label=int(lab), ignore_flag=0)
-                        for b, lab in zip(fb, fl)
-                    ],
+                    is_normal=bool(is_normal),
+                    instances=instances,
                 )
             )
 
         self.summary.update(
             ann_file=self.ann_file,
             split=self.split,
+            test_set=self.test_set_info['test_set'],
             fusion=self.fusion,
+            outside_labels=self.outside_labels,
+            image_labels_file=labels_path,
             images_annotated=len(all_ids),
             images_in_split=len(selected),
             images_missing_file=len(missing),
             missing_examples=missing[:10],
-            images_negative=n_neg,
-            images_negative_dropped=n_neg_dropped,
             images=len(data_list),
+            **{
+                k: int(n[k])
+                for k in (
+                    'images_normal',
+                    'images_negative',
+                    'images_negative_dropped',
+                    'images_no_box_not_normal',
+                    'images_dropped_outside_labels',
+                    'images_not_in_image_labels',
+                    'images_abnormal_by_image_labels_only',
+                )
+            },
             rows={k: int(v) for k, v in sorted(stats.items())},
+            outside_or_invalid_per_label=region_counts,
             boxes_per_class_raw=dict(zip(classes, raw_per_class.tolist())),
             boxes_per_class_clean=dict(zip(classes, clean_per_class.tolist())),
             boxes_per_class_fused=dict(zip(classes, fused_per_class.tolist())),
@@ -312,15 +450,36 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
 
     def summary_lines(self) -> List[str]:
         s = self.summary
+        labels = s['image_labels_file'] or (
+            'absent (normal = every annotation row of the image says No finding)'
+        )
         lines = [
-            f'VinDrCXRDataset summary ({s["ann_file"]}, split={s["split"]}, fusion={s["fusion"]}):',
+            f'VinDrCXRDataset summary ({s["ann_file"]}, split={s["split"]}, '
+            f'test set {s["test_set"]}, fusion={s["fusion"]}, '
+            f'outside_labels={s["outside_labels"]}):',
             f'  images: {s["images"]} kept of {s["images_in_split"]} in split'
             f' ({s["images_annotated"]} annotated); negatives '
             f'{s["images_negative"]} ({s["images_negative_dropped"]} '
             f'dropped); missing files {s["images_missing_file"]}',
+            f'  normal ("No finding"): {s["images_normal"]}; without a box yet not normal '
+            f'(fusion dropped them, or findings outside the classes): '
+            f'{s["images_no_box_not_normal"]}; dropped for outside labels '
+            f'{s["images_dropped_outside_labels"]}',
+            f'  image labels: {labels}; images not in it {s["images_not_in_image_labels"]}, '
+            f'abnormal by it only {s["images_abnormal_by_image_labels_only"]}',
             '  rows: ' + ', '.join(f'{k}={v}' for k, v in s['rows'].items()),
-            f'  {"class":<20} {"raw":>7} {"clean":>7} {"fused":>7}',
         ]
+        if s['outside_or_invalid_per_label']:
+            lines.append(
+                '  labels outside the classes / invalid rows (boxes as ignore regions, '
+                'unlocated, dropped < 1 px):'
+            )
+            for name, c in s['outside_or_invalid_per_label'].items():
+                lines.append(
+                    f'    {name:<30} {c["ignore_regions"]:>6} {c["unlocated"]:>6} '
+                    f'{c["degenerate"]:>6}'
+                )
+        lines.append(f'  {"class":<20} {"raw":>7} {"clean":>7} {"fused":>7}')
         for c in s['boxes_per_class_raw']:
             lines.append(
                 f'  {c:<20} {s["boxes_per_class_raw"][c]:>7} '
