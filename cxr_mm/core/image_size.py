@@ -10,7 +10,7 @@ file headers, cached in memory and in a small CSV keyed by file and mtime.
 
 import os
 import os.path as osp
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -128,9 +128,68 @@ def header_sizes(
     return out, missing, dict(header_reads=header_reads, disk_cache_entries=n_disk)
 
 
+def annotation_frames(
+    image_ids: Sequence[str],
+    img_dir: str,
+    img_suffix: str,
+    size_tables: Sequence[str],
+    root: str = '.',
+    cache_file: Optional[str] = None,
+    warn: Callable[[str], None] = print,
+) -> Tuple[Dict[str, tuple], List[str], dict]:
+    """Each image's file, its size and the pixel frame its boxes were drawn in.
+
+    The frame is the original DICOM's: for a DICOM the first existing of
+    ``size_tables`` when it lists the image (no header read), else its header;
+    for a converted image (PNG, JPEG ...) the size table, which must list it:
+    a missing entry is an error naming the image and the fix, never a
+    fallback to the converted image's own size.
+
+    Returns:
+        tuple: ``(image_id -> (path, (w, h), (frame w, frame h)), missing
+        paths, stats)``.
+    """
+    is_dicom = img_suffix.lower().endswith(DICOM_SUFFIXES)
+    table = next((t for t in size_tables if osp.isfile(t)), None)
+    meta = read_size_table(table) if table else {}
+    paths = {i: osp.join(img_dir, i + img_suffix) for i in image_ids}
+    # A DICOM listed in the size table needs no header read.
+    from_meta = {i for i in image_ids if is_dicom and i in meta}
+    read, missing_read, stats = header_sizes(
+        [paths[i] for i in image_ids if i not in from_meta], root, cache_file, warn
+    )
+    missing_read = set(missing_read)
+    out, missing = {}, []
+    for i in image_ids:
+        path = paths[i]
+        if path in missing_read or (i in from_meta and not osp.exists(path)):
+            missing.append(path)
+            continue
+        size = meta[i] if i in from_meta else read[path]
+        out[i] = (path, tuple(size), tuple(meta.get(i, size)))
+    unlisted = [] if is_dicom else [out[i][0] for i in out if i not in meta]
+    if unlisted:
+        where = table or f'(none found; looked for {list(size_tables)})'
+        raise ValueError(
+            f'{len(unlisted)} {img_suffix} image(s) have no entry in the size table '
+            f'{where}, e.g. {unlisted[:5]}. VinDr boxes are in the original DICOM '
+            f'pixels, so a converted image needs its original size: convert with '
+            f'tools/dataset_converters/dicom_to_png.py (it writes <out>/image_meta.csv, '
+            f'columns image_id,width,height) or pass meta_file=<that CSV>.'
+        )
+    stats = dict(size_table=table, from_meta_file=sum(1 for i in out if i in meta), **stats)
+    return out, missing, stats
+
+
 def clear_size_cache() -> None:
     """Forget the in-process cache (as a fresh process would)."""
     _SIZE_CACHE.clear()
 
 
-__all__ = ['read_size_table', 'read_image_size', 'header_sizes', 'clear_size_cache']
+__all__ = [
+    'read_size_table',
+    'read_image_size',
+    'header_sizes',
+    'annotation_frames',
+    'clear_size_cache',
+]

@@ -5,6 +5,7 @@ Framework-free apart from pandas/numpy, so the dataset, the COCO converter and
 the benchmarks read the CSV the same way.
 """
 
+import os.path as osp
 from collections import Counter, defaultdict
 from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
@@ -374,6 +375,40 @@ def fuse_images(
     return out
 
 
+def image_labels_next_to(ann_file: str) -> Optional[str]:
+    """PhysioNet ``image_labels_<part>.csv`` next to ``annotations_<part>.csv``, if present."""
+    name = osp.basename(ann_file)
+    if not name.startswith('annotations_'):
+        return None
+    path = osp.join(osp.dirname(ann_file), 'image_labels_' + name[len('annotations_') :])
+    return path if osp.isfile(path) else None
+
+
+def test_set_info(
+    ann_file: str,
+    split: Optional[str],
+    split_ratios: Sequence[float],
+    split_seed: int,
+    test_set: Optional[str] = None,
+) -> Dict[str, str]:
+    """``test_set`` (which held-out test set this layout is scored on) and ``split``.
+
+    ``'physionet-official'`` for PhysioNet's ``annotations_test.csv`` and for
+    ``annotations_train.csv`` split without a test share; otherwise the test
+    part of the seeded split, ``'kaggle-split-seed<N>'`` (or
+    ``'physionet-train-split-seed<N>'``). An explicit ``test_set`` wins.
+    """
+    name = osp.basename(ann_file).lower()
+    physionet = name.startswith('annotations_')
+    official_test = name.startswith('annotations_test')
+    if test_set is None:
+        if official_test or (physionet and split_ratios[2] == 0):
+            test_set = 'physionet-official'
+        else:
+            test_set = f'{"physionet-train" if physionet else "kaggle"}-split-seed{split_seed}'
+    return dict(test_set=test_set, split=split or ('test' if official_test else 'all'))
+
+
 __all__ = [
     'DEFAULT_LABEL_MAP',
     'VinDrRows',
@@ -384,4 +419,6 @@ __all__ = [
     'group_rows_by_image',
     'outside_regions',
     'fuse_images',
+    'image_labels_next_to',
+    'test_set_info',
 ]

@@ -14,17 +14,20 @@ from mmengine.logging import print_log
 
 from ...core.box_fusion import FUSION_METHODS, count_by_label
 from ...core.classes import DICOM_SUFFIXES, VINDR_CLASSES
-from ...core.image_size import header_sizes, read_size_table
+from ...core.image_size import annotation_frames
 from ...core.splits import load_or_create_split
 from ..base import CXRDatasetMixin, check_missing_files
 from .annotations import (
     clip_boxes,
     fuse_images,
+    image_labels_next_to,
     outside_regions,
     read_image_labels,
     read_vindr_csv,
+    test_set_info,
 )
 from .coco_export import to_coco
+from .summary import summary_lines
 
 SPLIT_NAMES = ('train', 'val', 'test')
 #: What becomes of boxes of labels outside the classes (see the class doc).
@@ -205,22 +208,9 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         self.summary: dict = {}
         self.image_labels: Dict[str, set] = {}
         # Set after loading: mmengine would try string metainfo values as file names.
-        self.test_set_info = self._test_set_info(ann_file, test_set)
+        self.test_set_info = test_set_info(ann_file, split, self.split_ratios, split_seed, test_set)
         super().__init__(ann_file=ann_file, data_prefix=data_prefix, **kwargs)
         self._metainfo.update(self.test_set_info)
-
-    def _test_set_info(self, ann_file: str, test_set: Optional[str]) -> dict:
-        """``test_set`` and ``split`` of the metainfo (see class doc)."""
-        name = osp.basename(ann_file).lower()
-        official_test = name.startswith('annotations_test')
-        if test_set is None:
-            if official_test or (name.startswith('annotations_') and self.split_ratios[2] == 0):
-                test_set = 'physionet-official'
-            else:
-                layout = 'physionet-train' if name.startswith('annotations_') else 'kaggle'
-                test_set = f'{layout}-split-seed{self.split_seed}'
-        split = self.split or ('test' if official_test else 'all')
-        return dict(test_set=test_set, split=split)
 
     def split_assignment(self) -> Dict[str, str]:
         """image_id -> 'train' | 'val' | 'test', from the split file (made once)."""
@@ -239,69 +229,21 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
             return self._root_path(self.split_file)
         return osp.join(osp.dirname(osp.abspath(self.ann_file)), 'splits.json')
 
-    def _size_table(self, is_dicom: bool) -> Tuple[List[str], Dict[str, Tuple[int, int]]]:
-        """The size tables looked for (the one read first) and its entries."""
-        candidates = [self._root_path(self.meta_file)]
-        if not is_dicom:
-            candidates.append(osp.join(self.data_prefix.get('img', ''), 'image_meta.csv'))
-        candidates = [c for c in candidates if c]
-        for path in candidates:
-            if osp.isfile(path):
-                return [path], read_size_table(path)
-        return candidates, {}
-
     def _image_sizes(self, image_ids: Sequence[str]):
-        """``image_id -> (path, image size, annotation-frame size)``; missing files."""
-        img_dir = self.data_prefix.get('img', '')
-        is_dicom = self.img_suffix.lower().endswith(DICOM_SUFFIXES)
-        tables, meta = self._size_table(is_dicom)
-        paths = {i: osp.join(img_dir, i + self.img_suffix) for i in image_ids}
-        # A DICOM listed in the size table needs no header read.
-        from_meta = {i for i in image_ids if is_dicom and i in meta}
-        read, missing_read, stats = header_sizes(
-            [paths[i] for i in image_ids if i not in from_meta],
+        """Original frames of the images (see :func:`annotation_frames`)."""
+        tables = [self._root_path(self.meta_file)]
+        if not self.img_suffix.lower().endswith(DICOM_SUFFIXES):
+            tables.append(osp.join(self.data_prefix.get('img', ''), 'image_meta.csv'))
+        out, missing, self.summary['sizes'] = annotation_frames(
+            image_ids,
+            self.data_prefix.get('img', ''),
+            self.img_suffix,
+            [t for t in tables if t],
             root=self.data_root or '.',
             cache_file=self._root_path(self.size_cache_file),
             warn=lambda msg: print_log(msg, logger='current', level=logging.WARNING),
         )
-        missing_read = set(missing_read)
-        out, missing = {}, []
-        for i in image_ids:
-            path = paths[i]
-            if path in missing_read or (i in from_meta and not osp.exists(path)):
-                missing.append(path)
-                continue
-            size = meta[i] if i in from_meta else read[path]
-            out[i] = (path, tuple(size), tuple(meta.get(i, size)))
-        unlisted = [] if is_dicom else [out[i][0] for i in out if i not in meta]
-        if unlisted:
-            where = tables[0] if meta else f'(none found; looked for {tables})'
-            raise ValueError(
-                f'{len(unlisted)} {self.img_suffix} image(s) have no entry in the size table '
-                f'{where}, e.g. {unlisted[:5]}. VinDr boxes are in the original DICOM '
-                f'pixels, so a converted image needs its original size: convert with '
-                f'tools/dataset_converters/dicom_to_png.py (it writes <out>/image_meta.csv, '
-                f'columns image_id,width,height) or pass meta_file=<that CSV>.'
-            )
-        self.summary['sizes'] = dict(
-            size_table=tables[0] if meta else None,
-            from_meta_file=sum(1 for i in out if i in meta),
-            **stats,
-        )
         return out, missing
-
-    def _image_labels_path(self) -> Optional[str]:
-        """PhysioNet ``image_labels_<part>.csv`` next to ``annotations_<part>.csv``."""
-        if self.image_labels_file is not None:
-            path = self._root_path(self.image_labels_file)
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'image_labels_file {path} does not exist')
-            return path
-        name = osp.basename(self.ann_file)
-        if not name.startswith('annotations_'):
-            return None
-        path = osp.join(osp.dirname(self.ann_file), 'image_labels_' + name[len('annotations_') :])
-        return path if osp.isfile(path) else None
 
     def load_data_list(self) -> List[dict]:
         """Parse, clean, fuse and split the annotations (see class doc)."""
@@ -312,7 +254,11 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         boxes, readers, stats = rows.boxes, rows.readers, rows.stats
         all_ids = sorted(readers)
         id_rank = {image_id: i + 1 for i, image_id in enumerate(all_ids)}
-        labels_path = self._image_labels_path()
+        labels_path = (
+            self._root_path(self.image_labels_file)
+            if self.image_labels_file is not None
+            else image_labels_next_to(self.ann_file)
+        )
         normal_by_labels = read_image_labels(labels_path) if labels_path else None
 
         # Labels for stratification: any reader's class, before fusion.
@@ -449,44 +395,7 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         return kept
 
     def summary_lines(self) -> List[str]:
-        s = self.summary
-        labels = s['image_labels_file'] or (
-            'absent (normal = every annotation row of the image says No finding)'
-        )
-        lines = [
-            f'VinDrCXRDataset summary ({s["ann_file"]}, split={s["split"]}, '
-            f'test set {s["test_set"]}, fusion={s["fusion"]}, '
-            f'outside_labels={s["outside_labels"]}):',
-            f'  images: {s["images"]} kept of {s["images_in_split"]} in split'
-            f' ({s["images_annotated"]} annotated); negatives '
-            f'{s["images_negative"]} ({s["images_negative_dropped"]} '
-            f'dropped); missing files {s["images_missing_file"]}',
-            f'  normal ("No finding"): {s["images_normal"]}; without a box yet not normal '
-            f'(fusion dropped them, or findings outside the classes): '
-            f'{s["images_no_box_not_normal"]}; dropped for outside labels '
-            f'{s["images_dropped_outside_labels"]}',
-            f'  image labels: {labels}; images not in it {s["images_not_in_image_labels"]}, '
-            f'abnormal by it only {s["images_abnormal_by_image_labels_only"]}',
-            '  rows: ' + ', '.join(f'{k}={v}' for k, v in s['rows'].items()),
-        ]
-        if s['outside_or_invalid_per_label']:
-            lines.append(
-                '  labels outside the classes / invalid rows (boxes as ignore regions, '
-                'unlocated, dropped < 1 px):'
-            )
-            for name, c in s['outside_or_invalid_per_label'].items():
-                lines.append(
-                    f'    {name:<30} {c["ignore_regions"]:>6} {c["unlocated"]:>6} '
-                    f'{c["degenerate"]:>6}'
-                )
-        lines.append(f'  {"class":<20} {"raw":>7} {"clean":>7} {"fused":>7}')
-        for c in s['boxes_per_class_raw']:
-            lines.append(
-                f'  {c:<20} {s["boxes_per_class_raw"][c]:>7} '
-                f'{s["boxes_per_class_clean"][c]:>7} '
-                f'{s["boxes_per_class_fused"][c]:>7}'
-            )
-        return lines
+        return summary_lines(self.summary)
 
     def to_coco(self, out_file: Optional[str] = None) -> dict:
         """Export as COCO JSON (see :func:`.coco_export.to_coco`)."""
