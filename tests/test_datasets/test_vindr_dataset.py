@@ -110,7 +110,7 @@ def test_ugly_kaggle_rows_documented_treatment(kaggle_root):
     assert d['a1']['img_path'] == osp.join(str(kaggle_root), 'train', 'a1.dicom')
     assert sorted(x['img_id'] for x in d.values()) == [1, 2, 3]
     assert d['a1']['num_readers'] == 3
-    assert ds.get_cat_ids(0) == [i['bbox_label'] for i in ds.get_data_info(0)['instances']]
+    assert ds.get_cat_ids(0) == [i['bbox_label'] for i in positives(ds.get_data_info(0))]
 
 
 def test_fusion_variants_and_negatives(kaggle_root):

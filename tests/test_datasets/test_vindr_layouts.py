@@ -89,6 +89,9 @@ def test_outside_labels_ignore_drop_image_as_class(kaggle_root):
         'Edema': dict(ignore_regions=1, unlocated=0, degenerate=0)
     }
     assert 'Edema' in ds.format_summary()
+    # Ignore regions are no class (get_cat_ids feeds class-aware samplers).
+    o1 = [k for k in range(len(ds)) if ds.get_data_info(k)['image_id'] == 'o1'][0]
+    assert ds.get_cat_ids(o1) == []
 
     ds = build(kaggle_root, outside_labels='drop_image')
     assert 'o1' not in by_id(ds) and ds.summary['images_dropped_outside_labels'] == 1

@@ -394,6 +394,11 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
             )
         return kept
 
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Classes of the image's boxes; ignore regions are no class."""
+        instances = self.get_data_info(idx)['instances']
+        return [i['bbox_label'] for i in instances if not i['ignore_flag']]
+
     def summary_lines(self) -> List[str]:
         return summary_lines(self.summary)
 
