@@ -93,6 +93,10 @@ def test_outside_labels_ignore_drop_image_as_class(kaggle_root):
     o1 = [k for k in range(len(ds)) if ds.get_data_info(k)['image_id'] == 'o1'][0]
     assert ds.get_cat_ids(o1) == []
 
+    # filter_empty_gt: ignore regions are no ground truth either.
+    ds = build(kaggle_root, filter_cfg=dict(filter_empty_gt=True))
+    assert set(by_id(ds)) == {'m1'} and ds.summary['images_removed_by_filter_cfg'] == 2
+
     ds = build(kaggle_root, outside_labels='drop_image')
     assert 'o1' not in by_id(ds) and ds.summary['images_dropped_outside_labels'] == 1
 

@@ -374,7 +374,8 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
 
     def filter_data(self) -> List[dict]:
         """``filter_cfg``: ``filter_empty_gt`` and ``min_size``, as mmdet's
-        ``CocoDataset``; skipped in test mode. Counted in the summary."""
+        ``CocoDataset`` (an image with ignore regions only has no ground truth);
+        skipped in test mode. Counted in the summary."""
         if self.test_mode or not self.filter_cfg:
             return self.data_list
         filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
@@ -382,7 +383,7 @@ class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
         kept = [
             d
             for d in self.data_list
-            if not (filter_empty_gt and not d['instances'])
+            if not (filter_empty_gt and all(i['ignore_flag'] for i in d['instances']))
             and min(d['width'], d['height']) >= min_size
         ]
         n = len(self.data_list) - len(kept)
