@@ -7,7 +7,9 @@ Goal (issue 11): under 15 s per split on one core, fusion included, for a
 formats; image files are empty placeholders (the datasets only stat them; the
 VinDr sizes come from a size table, as after ``dicom_to_png.py``). The
 baseline printed beside each row is ``pandas.read_csv`` of the same CSV in the
-same run, so the ratio says how much work the dataset adds to reading the file.
+same run (CPU seconds), so the ratio says how much work the dataset adds to
+reading the file. The goal is judged on the process's CPU time, which is its time
+on one core even when other processes share the machine; wall time is printed too.
 
 Usage:
     python bench/dataset_scale.py [--vindr-images 15000] [--nih-images 112120]
@@ -117,9 +119,11 @@ def write_nih(root: str, n: int, seed: int = 0) -> str:
 
 
 def timed(fn):
-    t0 = time.perf_counter()
+    """(CPU seconds of this process, wall seconds, result): on a shared machine the
+    CPU time is the time on one core; the wall time also counts other processes."""
+    c0, t0 = time.process_time(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.process_time() - c0, time.perf_counter() - t0, out
 
 
 def main(argv=None) -> int:
@@ -144,9 +148,9 @@ def main(argv=None) -> int:
     ncsv = write_nih(nroot, args.nih_images)
 
     rows = []
-    base_v, _ = timed(lambda: pd.read_csv(vcsv, dtype=str, keep_default_na=False))
+    base_v, _, _ = timed(lambda: pd.read_csv(vcsv, dtype=str, keep_default_na=False))
     for split in ('train', 'val', 'test'):
-        t, ds = timed(
+        t, wall, ds = timed(
             lambda: VinDrCXRDataset(
                 data_root=vroot,
                 split=split,
@@ -156,25 +160,25 @@ def main(argv=None) -> int:
             )  # fmt: skip
         )
         n_boxes = sum(ds.summary['boxes_per_class_fused'].values())
-        rows.append((f'VinDr {split} (wbf, {n_boxes} fused boxes)', len(ds), t, base_v))
-    base_n, _ = timed(lambda: pd.read_csv(ncsv, dtype=str, keep_default_na=False))
+        rows.append((f'VinDr {split} (wbf, {n_boxes} fused boxes)', len(ds), t, wall, base_v))
+    base_n, _, _ = timed(lambda: pd.read_csv(ncsv, dtype=str, keep_default_na=False))
     for split in ('train', 'val', 'test'):
-        t, ds = timed(
+        t, wall, ds = timed(
             lambda: NIHChestXrayDataset(
                 data_root=nroot, split=split, pipeline=[], serialize_data=False
             )
         )
-        rows.append((f'NIH {split}', len(ds), t, base_n))
+        rows.append((f'NIH {split}', len(ds), t, wall, base_n))
 
-    print(f'\n{"dataset / split":<40} {"images":>7} {"build s":>8} {"goal s":>7} '
+    print(f'\n{"dataset / split":<40} {"images":>7} {"cpu s":>7} {"wall s":>7} {"goal s":>7} '
           f'{"read_csv s":>10} {"ratio":>6}  ok')  # fmt: skip
     ok = True
-    for name, n, t, base in rows:
+    for name, n, t, wall, base in rows:
         good = t < GOAL_S
         ok &= good
         print(
-            f'{name:<40} {n:>7} {t:>8.2f} {GOAL_S:>7.0f} {base:>10.2f} {t / base:>6.1f}  '
-            f'{"yes" if good else "NO"}'
+            f'{name:<40} {n:>7} {t:>7.2f} {wall:>7.2f} {GOAL_S:>7.0f} {base:>10.2f} '
+            f'{t / base:>6.1f}  {"yes" if good else "NO"}'
         )
     print(f'\none core, {args.vindr_images} VinDr images, {args.nih_images} NIH rows')
     return 0 if ok else 1
