@@ -310,6 +310,9 @@ def many_vindr_images(root, n=90, seed=0):
                     f'{image_id},{VINDR_CLASSES[c]},{c},{rad},{x + j},{y},{x + 20 + j},{y + 20}'
                 )
     (root / 'train.csv').write_text('\n'.join(rows) + '\n')
+    # The size table dicom_to_png.py writes next to the PNGs (original size = PNG size here).
+    sizes = ['image_id,width,height'] + [f'img{k:03d},64,64' for k in range(n)]
+    (root / 'train' / 'image_meta.csv').write_text('\n'.join(sizes) + '\n')
     return n
 
 

@@ -74,6 +74,24 @@ for _fs in (0, 2, 3, 4):
         [r'model\.backbone\.frozen_stages'],
         {'model.backbone.frozen_stages': _fs},
     )
+for _init in ('imagenet', 'bt-cxr'):
+    # the PhysioNet layout: only the data moves (official test set, no fusion on it)
+    CLAIMS[init_cfg(_init).replace('vindr-1024', 'vindr-physionet-1024')] = (
+        init_cfg(_init),
+        [
+            r'physionet_.*',
+            r'(train|val|test)_dataloader\.dataset\.'
+            r'(data_root|ann_file|data_prefix\.img|split|split_ratios|fusion|test_set)',
+        ],
+        {
+            'train_dataloader.dataset.ann_file': 'annotations/annotations_train.csv',
+            'val_dataloader.dataset.split': 'val',
+            'test_dataloader.dataset.ann_file': 'annotations/annotations_test.csv',
+            'test_dataloader.dataset.split': None,
+            'test_dataloader.dataset.fusion': 'none',
+            'test_dataloader.dataset.test_set': 'physionet-official',
+        },
+    )
 CLAIMS['faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py'] = (
     init_cfg('bt-cxr'),
     LINK
@@ -136,7 +154,8 @@ def test_inheritance_is_what_it_claims(name):
     base_name, allowed, expected = CLAIMS[name]
     cfg, base = load(name), load(base_name)
     with open(osp.join(CFG_DIR, name)) as f:
-        assert f"_base_ = './{base_name}'" in f.read()
+        # the claimed base, alone or first of a list
+        assert re.search(rf"_base_ = \[?\s*'\./{re.escape(base_name)}'", f.read())
     a, b = flatten(cfg.to_dict()), flatten(base.to_dict())
     changed = {k for k in set(a) | set(b) if a.get(k, '<absent>') != b.get(k, '<absent>')}
     assert changed, f'{name} changes nothing'

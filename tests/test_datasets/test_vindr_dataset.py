@@ -44,6 +44,10 @@ def build(root, **kw):
     return DATASETS.build(cfg)
 
 
+def positives(info):
+    return [i for i in info['instances'] if i['ignore_flag'] == 0]
+
+
 def by_id(ds):
     return {ds.get_data_info(i)['image_id']: ds.get_data_info(i) for i in range(len(ds))}
 
@@ -83,11 +87,22 @@ def test_ugly_kaggle_rows_documented_treatment(kaggle_root):
     d = by_id(ds)
     assert (d['a1']['width'], d['a1']['height']) == (512, 400)
     assert (d['c3']['width'], d['c3']['height']) == (400, 400)
-    a1 = sorted(d['a1']['instances'], key=lambda i: i['bbox_label'])
+    a1 = sorted(positives(d['a1']), key=lambda i: i['bbox_label'])
     assert [i['bbox_label'] for i in a1] == [CARDIO, NODULE]
     np.testing.assert_allclose(a1[0]['bbox'], [100, 200, 300, 260], atol=1e-2)
     np.testing.assert_allclose(a1[1]['bbox'], [50, 50, 60, 60], atol=1e-2)
-    assert all(i['ignore_flag'] == 0 for i in a1)
+    # Lines 7 and 8 (dropped as invalid) are ignore regions of every class, not lost.
+    ignored = [i for i in d['a1']['instances'] if i['ignore_flag'] == 1]
+    assert sorted(i['bbox_label'] for i in ignored) == sorted(list(range(14)) * 2)
+    for i in ignored:
+        np.testing.assert_allclose(i['bbox'], [10, 10, 20, 20], atol=1e-2)
+    assert s['outside_or_invalid_per_label'] == {
+        'invalid row: Aortic enlargement': dict(ignore_regions=0, unlocated=1, degenerate=0),
+        'invalid row: Cardiomegaly': dict(ignore_regions=1, unlocated=0, degenerate=0),
+        'invalid row: Lung Nodule': dict(ignore_regions=1, unlocated=0, degenerate=0),
+    }
+    assert [d[i]['is_normal'] for i in ('a1', 'b2', 'c3')] == [False, True, False]
+    assert s['images_normal'] == 1
     assert d['b2']['instances'] == []  # negative kept
     (c3,) = d['c3']['instances']
     assert c3['bbox_label'] == EFFUSION
@@ -95,15 +110,15 @@ def test_ugly_kaggle_rows_documented_treatment(kaggle_root):
     assert d['a1']['img_path'] == osp.join(str(kaggle_root), 'train', 'a1.dicom')
     assert sorted(x['img_id'] for x in d.values()) == [1, 2, 3]
     assert d['a1']['num_readers'] == 3
-    assert ds.get_cat_ids(0) == [i['bbox_label'] for i in ds.get_data_info(0)['instances']]
+    assert ds.get_cat_ids(0) == [i['bbox_label'] for i in positives(ds.get_data_info(0))]
 
 
 def test_fusion_variants_and_negatives(kaggle_root):
     kw = dict(on_invalid_row='drop')
     a1_majority = by_id(build(kaggle_root, fusion='majority', **kw))['a1']
-    assert [i['bbox_label'] for i in a1_majority['instances']] == [CARDIO]
+    assert [i['bbox_label'] for i in positives(a1_majority)] == [CARDIO]
     a1_none = by_id(build(kaggle_root, fusion='none', **kw))['a1']
-    assert sorted(i['bbox_label'] for i in a1_none['instances']) == [CARDIO] * 3 + [NODULE]
+    assert sorted(i['bbox_label'] for i in positives(a1_none)) == [CARDIO] * 3 + [NODULE]
     ds = build(kaggle_root, keep_negatives=False, **kw)
     assert 'b2' not in by_id(ds)
     assert ds.summary['images_negative_dropped'] == 1
@@ -169,9 +184,11 @@ def test_physionet_format_and_label_map(physionet_root):
     assert rows['rows_ignored_by_label_map: Edema'] == 1
     assert rows['rows_ignored_by_label_map: Lung cyst'] == 1
     d = by_id(ds)
-    assert [i['bbox_label'] for i in d['p1']['instances']] == [CARDIO]
-    assert d['p3']['instances'] == []  # only an ignored label: negative
-    assert ds.summary['images_negative'] == 2
+    assert [i['bbox_label'] for i in positives(d['p1'])] == [CARDIO]
+    # p3's only finding is outside the 14: no positive box, an ignore region, not normal.
+    assert positives(d['p3']) == [] and len(d['p3']['instances']) == 14
+    assert ds.summary['images_negative'] == 2 and ds.summary['images_normal'] == 1
+    assert [d[i]['is_normal'] for i in ('p1', 'p2', 'p3')] == [False, True, False]
 
     ds = build(
         physionet_root,
@@ -180,8 +197,8 @@ def test_physionet_format_and_label_map(physionet_root):
         label_map={'Rib fracture': 'Other lesion', 'Lung cyst': 'Other lesion'},
     )
     d = by_id(ds)
-    assert sorted(i['bbox_label'] for i in d['p1']['instances']) == [CARDIO, OTHER]
-    assert [i['bbox_label'] for i in d['p3']['instances']] == [OTHER]
+    assert sorted(i['bbox_label'] for i in positives(d['p1'])) == [CARDIO, OTHER]
+    assert [i['bbox_label'] for i in d['p3']['instances']] == [OTHER]  # no Edema there
     assert d['p1']['img_path'].endswith(osp.join('test', 'p1.dicom'))
 
     with pytest.raises(ValueError, match='not one of the classes'):
@@ -197,7 +214,7 @@ def test_sizes_cached_and_resized_png_boxes_scaled(tmp_path):
     # Converted to PNG at half size; meta gives the original DICOM size.
     write_png(str(root / 'png' / 'q1.png'), 200, 150)
     write_png(str(root / 'png' / 'q2.png'), 100, 100)
-    (root / 'image_meta.csv').write_text('image_id,width,height\nq1,400,300\n')
+    (root / 'image_meta.csv').write_text('image_id,width,height\nq1,400,300\nq2,100,100\n')
     kw = dict(data_prefix=dict(img='png/'), img_suffix='.png')
     ds = build(root, **kw)
     d = by_id(ds)
@@ -208,9 +225,9 @@ def test_sizes_cached_and_resized_png_boxes_scaled(tmp_path):
     assert (root / 'image_sizes_cache.csv').is_file()
 
     # A second build in a fresh process reads the disk cache.
-    from cxr_mm.datasets import vindr
+    from cxr_mm.core.image_size import clear_size_cache
 
-    vindr._SIZE_CACHE.clear()
+    clear_size_cache()
     ds2 = build(root, **kw)
     assert ds2.summary['sizes']['header_reads'] == 0
     assert ds2.summary['sizes']['disk_cache_entries'] == 2

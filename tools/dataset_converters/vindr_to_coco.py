@@ -104,7 +104,8 @@ def main(argv=None) -> int:
         with open(out + '.tmp', 'w') as f:
             json.dump(coco, f)
         os.replace(out + '.tmp', out)
-        n_neg = len(ids) - len({a['image_id'] for a in coco['annotations']})
+        # Negatives: no box of the classes (ignore regions are iscrowd=1).
+        n_neg = len(ids) - len({a['image_id'] for a in coco['annotations'] if not a['iscrowd']})
         written[name] = (out, len(coco['images']), n_neg, len(coco['annotations']))
     print(f'split file: {split_file} (ratios {args.ratios}, seed {args.seed})')
     for name, (out, n_img, n_neg, n_box) in written.items():

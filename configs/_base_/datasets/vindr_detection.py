@@ -1,8 +1,9 @@
 # VinDr-CXR lesion detection, Kaggle VinBigData layout (train.csv + train/<image_id>.dicom).
 # Radiologists' boxes fused by WBF (IoU 0.4); a stratified, seeded 80/10/10 image split of
-# train.csv gives train / val (model selection) / test (reported once). Negatives
-# ('No finding' images) are kept everywhere: they carry the Kaggle 'No finding' class
-# and the false positives a screening detector must avoid.
+# train.csv gives train / val (model selection) / test (reported once; metainfo
+# test_set='kaggle-split-seed0'). Negatives are kept everywhere: they carry the Kaggle
+# 'No finding' class and the false positives a screening detector must avoid. For the
+# PhysioNet release and its official test set see vindr_physionet_detection.py.
 dataset_type = 'VinDrCXRDataset'
 data_root = 'data/vindr/'
 backend_args = None
@@ -26,7 +27,8 @@ test_pipeline = [
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PackDetInputs',
-        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'),
+        # is_normal: the image's Kaggle 'No finding' truth (see VinDrCXRDataset).
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'is_normal'),
     ),
 ]
 

@@ -1,124 +1,25 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 """NIH ChestX-ray14 for self-supervised pretraining and multi-label eval."""
 
-import glob
 import logging
-import os
-import os.path as osp
-from collections import Counter, defaultdict
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Set
 
-import pandas as pd
 from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
-from ...core.classes import NIH_CLASSES, NIH_NO_FINDING
-from ...core.csv_table import (
-    check_on_invalid_row,
-    drop_duplicate_rows,
-    raise_invalid_rows,
-    read_annotation_csv,
-)
+from ...core.classes import NIH_CLASSES
 from ...core.splits import stratified_group_split, stratified_group_subset
+from ..base import CXRDatasetMixin, check_missing_files
+from .annotations import index_images, read_image_list, read_nih_csv
 
-REQUIRED_COLUMNS = ('Image Index', 'Finding Labels', 'Patient ID', 'View Position')
 SPLITS = ('train', 'val', 'test', 'train_val')
 MODES = ('unlabeled', 'multilabel')
 
 
-def read_nih_csv(
-    ann_file: str, classes: Sequence[str] = NIH_CLASSES, on_invalid_row: str = 'error'
-) -> Tuple[pd.DataFrame, Counter]:
-    """Parse ``Data_Entry_2017.csv`` (or its v2020 variant).
-
-    Returns a DataFrame indexed by image name with columns ``patient_id``
-    (int), ``labels`` (tuple of class indices, empty for ``No Finding``),
-    ``view`` and ``line``, and counters of dropped rows.
-    """
-    check_on_invalid_row(on_invalid_row)
-    # The 2017 file has a trailing comma (an unnamed empty column); the v2020
-    # file does not. Both are fine.
-    df = read_annotation_csv(
-        ann_file,
-        REQUIRED_COLUMNS,
-        f'the NIH Data_Entry_2017.csv columns {list(REQUIRED_COLUMNS)} (and the others)',
-    )
-    stats: Counter = Counter(rows_total=len(df))
-    for c in REQUIRED_COLUMNS:
-        df[c] = df[c].str.strip()
-
-    df, stats['rows_duplicate'] = drop_duplicate_rows(df)
-
-    cls_idx = {c: i for i, c in enumerate(classes)}
-    records, invalid = [], []
-    seen: Dict[str, int] = {}
-    for name, labels, pid, view, line in zip(
-        df['Image Index'], df['Finding Labels'], df['Patient ID'], df['View Position'], df['line']
-    ):
-        why = ''
-        parts = [p.strip() for p in labels.split('|')] if labels else []
-        if not name:
-            why = 'empty Image Index'
-        elif name in seen:
-            why = f'{name} listed again with different values (first at line {seen[name]})'
-        elif not parts or '' in parts:
-            why = f'empty finding in Finding Labels {labels!r}'
-        elif NIH_NO_FINDING in parts and len(parts) > 1:
-            why = f'"No Finding" combined with findings: {labels!r}'
-        elif any(p not in cls_idx and p != NIH_NO_FINDING for p in parts):
-            bad = [p for p in parts if p not in cls_idx and p != NIH_NO_FINDING]
-            why = f'unknown finding(s) {bad}'
-        elif not pid.isdigit():
-            why = f'Patient ID {pid!r} is not an integer'
-        if why:
-            invalid.append((line, why))
-            continue
-        seen[name] = line
-        lab = tuple(sorted({cls_idx[p] for p in parts if p != NIH_NO_FINDING}))
-        records.append((name, int(pid), lab, view, line))
-    if invalid:
-        if on_invalid_row == 'error':
-            raise_invalid_rows(ann_file, invalid)
-        stats['rows_invalid_dropped'] = len(invalid)
-    out = pd.DataFrame(records, columns=['image', 'patient_id', 'labels', 'view', 'line'])
-    return out.set_index('image', drop=False), stats
-
-
-def read_image_list(path: str) -> List[str]:
-    """One image name per line; blank lines ignored."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path}: official NIH split list not found (train_val_list.txt '
-            f'/ test_list.txt ship with the dataset).'
-        )
-    with open(path) as f:
-        return [ln.strip() for ln in f if ln.strip()]
-
-
-def index_images(img_dir: str, data_root: str) -> Dict[str, str]:
-    """Map file name -> path over ``img_dir`` and ``images_*/images``.
-
-    The NIH download unpacks into ``images_001/images/`` ...
-    ``images_012/images/``; many mirrors flatten it into ``images/``. Both
-    are searched (``img_dir`` first).
-    """
-    dirs = [img_dir] + sorted(
-        glob.glob(osp.join(data_root or '.', 'images_[0-9][0-9][0-9]', 'images'))
-    )
-    index: Dict[str, str] = {}
-    for d in dirs:
-        if not d or not osp.isdir(d):
-            continue
-        with os.scandir(d) as it:
-            for e in it:
-                if e.name not in index and e.is_file():
-                    index[e.name] = e.path
-    return index
-
-
 @DATASETS.register_module()
-class NIHChestXrayDataset(MultiLabelDataset):
+class NIHChestXrayDataset(CXRDatasetMixin, MultiLabelDataset):
     """NIH ChestX-ray14 with official, patient-level splits.
 
     Dataset of Wang et al., "ChestX-ray8: Hospital-scale Chest X-ray Database
@@ -211,8 +112,7 @@ class NIHChestXrayDataset(MultiLabelDataset):
             raise ValueError(f'label_fraction must be in (0, 1], got {label_fraction}')
         if not 0 <= val_ratio < 1:
             raise ValueError(f'val_ratio must be in [0, 1), got {val_ratio}')
-        if missing_files not in ('skip', 'error'):
-            raise ValueError(f"missing_files must be 'skip' or 'error', got {missing_files!r}")
+        check_missing_files(missing_files)
         self.split = split
         self.mode = mode
         self.label_fraction = float(label_fraction)
@@ -225,11 +125,6 @@ class NIHChestXrayDataset(MultiLabelDataset):
         self.on_invalid_row = on_invalid_row
         self.summary: dict = {}
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix, **kwargs)
-
-    def _root_path(self, path: str) -> str:
-        if osp.isabs(path) or not self.data_root:
-            return path
-        return osp.join(self.data_root, path)
 
     @staticmethod
     def _patient_labels(
@@ -324,25 +219,15 @@ class NIHChestXrayDataset(MultiLabelDataset):
 
         index = index_images(self.img_prefix, self.data_root)
         missing = [i for i in images if i not in index]
-        if missing and self.missing_files == 'error':
+        self._report_missing(
+            missing, f'of split {self.split!r} (under {self.img_prefix} or images_*/images)'
+        )
+        if missing and len(missing) == len(images):
             raise FileNotFoundError(
-                f'{len(missing)} image(s) of split {self.split!r} not found '
-                f'under {self.img_prefix} or images_*/images, e.g. '
-                f'{missing[:5]}'
+                f'None of the {len(images)} images of split '
+                f'{self.split!r} was found under {self.img_prefix} or '
+                f'{self.data_root}/images_*/images.'
             )
-        if missing:
-            print_log(
-                f'NIHChestXrayDataset: {len(missing)} image file(s) of split '
-                f'{self.split!r} are missing and skipped, e.g. {missing[:3]}',
-                logger='current',
-                level=logging.WARNING,
-            )
-            if len(missing) == len(images):
-                raise FileNotFoundError(
-                    f'None of the {len(images)} images of split '
-                    f'{self.split!r} was found under {self.img_prefix} or '
-                    f'{self.data_root}/images_*/images.'
-                )
 
         data_list = []
         for i in images:
@@ -376,20 +261,17 @@ class NIHChestXrayDataset(MultiLabelDataset):
         """Finding indices of an image (empty in unlabeled mode)."""
         return list(self.get_data_info(idx).get('gt_label', []))
 
-    def format_summary(self) -> str:
-        """Human-readable summary of what was loaded and dropped."""
+    def summary_lines(self) -> List[str]:
         s = self.summary
-        if not s:
-            return 'NIHChestXrayDataset: not loaded'
         rows = ', '.join(f'{k}={v}' for k, v in s['rows'].items())
-        return (
+        return [
             f'NIHChestXrayDataset summary ({s["ann_file"]}, split='
             f'{s["split"]}, mode={s["mode"]}): {s["images"]} images of '
             f'{s["patients"]} patients; split had {s["images_in_split"]}'
             f'; removed by view {s["removed_by_view"]}, by label fraction'
             f' {s["removed_by_label_fraction"]}; missing files '
             f'{s["images_missing_file"]}; rows: {rows}'
-        )
+        ]
 
     def extra_repr(self) -> List[str]:
         return [

@@ -1,232 +1,45 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 """VinDr-CXR lesion detection dataset (Kaggle VinBigData and PhysioNet)."""
 
-import json
+import colorsys
 import logging
-import os
 import os.path as osp
-from collections import Counter, defaultdict
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from collections import Counter
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import pandas as pd
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
-from ...core.box_fusion import FUSION_METHODS, count_by_label, fuse_reader_boxes
-from ...core.classes import (
-    DICOM_SUFFIXES,
-    NO_FINDING,
-    NO_FINDING_ID,
-    PHYSIONET_EXTRA_LOCAL_LABELS,
-    PHYSIONET_GLOBAL_LABELS,
-    VINDR_CLASSES,
-)
-from ...core.csv_table import (
-    check_on_invalid_row,
-    drop_duplicate_rows,
-    raise_invalid_rows,
-    read_annotation_csv,
-)
+from ...core.box_fusion import FUSION_METHODS, count_by_label
+from ...core.classes import DICOM_SUFFIXES, VINDR_CLASSES
+from ...core.image_size import annotation_frames
 from ...core.splits import load_or_create_split
+from ..base import CXRDatasetMixin, check_missing_files
+from .annotations import (
+    clip_boxes,
+    fuse_images,
+    image_labels_next_to,
+    outside_regions,
+    read_image_labels,
+    read_vindr_csv,
+    test_set_info,
+)
+from .coco_export import to_coco
+from .summary import summary_lines
 
 SPLIT_NAMES = ('train', 'val', 'test')
-#: Default name -> class table. Values: one of :data:`VINDR_CLASSES`,
-#: ``'No finding'`` (a negative read) or ``None`` (row ignored, counted).
-#: The PhysioNet release has 22 local labels; the 14 challenge classes map to
-#: themselves, the 8 others are ignored by default. Pass e.g.
-#: ``label_map={'Edema': 'Other lesion'}`` to fold them in instead.
-DEFAULT_LABEL_MAP: Dict[str, Optional[str]] = {
-    **{c: c for c in VINDR_CLASSES},
-    NO_FINDING: NO_FINDING,
-    **{c: None for c in PHYSIONET_EXTRA_LOCAL_LABELS + PHYSIONET_GLOBAL_LABELS},
-}
-
-REQUIRED_COLUMNS = ('image_id', 'rad_id', 'class_name', 'x_min', 'y_min', 'x_max', 'y_max')
-COORDS = ('x_min', 'y_min', 'x_max', 'y_max')
-
-# In-process cache of image sizes: (abspath, mtime_ns) -> (w, h).
-_SIZE_CACHE: Dict[Tuple[str, int], Tuple[int, int]] = {}
+#: What becomes of boxes of labels outside the classes (see the class doc).
+OUTSIDE_LABELS = ('ignore', 'drop_image', 'as_class')
 
 
 def _palette(n: int) -> List[Tuple[int, int, int]]:
-    import colorsys
-
     return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / n, 0.9, 1.0)) for i in range(n)]
 
 
-def build_label_lookup(
-    label_map: Optional[Mapping[str, Optional[str]]], classes: Sequence[str]
-) -> Dict[str, Optional[str]]:
-    """Merge ``label_map`` over the default table; keys case-insensitive."""
-    table = dict(DEFAULT_LABEL_MAP)
-    table.update(label_map or {})
-    lookup = {}
-    for name, target in table.items():
-        if target is not None and target != NO_FINDING and target not in classes:
-            raise ValueError(
-                f'label_map maps {name!r} to {target!r}, which '
-                f'is not one of the classes {tuple(classes)}'
-            )
-        lookup[str(name).strip().lower()] = target
-    return lookup
-
-
-def read_vindr_csv(
-    ann_file: str,
-    label_map: Optional[Mapping[str, Optional[str]]] = None,
-    classes: Sequence[str] = VINDR_CLASSES,
-    on_invalid_row: str = 'error',
-) -> Tuple[pd.DataFrame, Dict[str, set], Counter]:
-    """Parse a VinDr annotation CSV into clean box rows.
-
-    Reads Kaggle ``train.csv`` (``image_id, class_name, class_id, rad_id,
-    x_min, y_min, x_max, y_max``) and PhysioNet ``annotations_*.csv``
-    (``image_id, rad_id, class_name, x_min ... y_max``) alike.
-
-    Returns:
-        tuple: ``(boxes, readers, stats)``: a DataFrame of box rows with
-        columns ``image_id, rad_id, label, x_min .. y_max, line``; the readers
-        (rad_ids) of every image, including readers whose rows carried no box;
-        counters of what was dropped and why.
-    """
-    check_on_invalid_row(on_invalid_row)
-    df = read_annotation_csv(
-        ann_file,
-        REQUIRED_COLUMNS,
-        'Kaggle VinBigData train.csv '
-        '(image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max) '
-        'or PhysioNet annotations_*.csv '
-        '(image_id,rad_id,class_name,x_min,y_min,x_max,y_max)',
-    )
-    stats: Counter = Counter()
-    stats['rows_total'] = len(df)
-    for c in ('image_id', 'rad_id', 'class_name') + COORDS:
-        df[c] = df[c].str.strip()
-    if 'class_id' in df.columns:
-        df['class_id'] = df['class_id'].str.strip()
-
-    # Exact duplicate rows (same reader, class and coordinates): drop.
-    df, stats['rows_duplicate'] = drop_duplicate_rows(df)
-
-    lookup = build_label_lookup(label_map, classes)
-    drop_tag = '\0drop'
-    mapped = (
-        df['class_name']
-        .str.lower()
-        .map(lambda n: drop_tag if (t := lookup.get(n, '\0unknown')) is None else t)
-    )
-    coords = pd.DataFrame(
-        {c: pd.to_numeric(df[c].replace('', np.nan), errors='coerce') for c in COORDS}
-    )
-    has_any = (df[list(COORDS)] != '').any(axis=1)
-    all_finite = np.isfinite(coords.to_numpy(dtype=np.float64)).all(axis=1)
-
-    reasons = pd.Series('', index=df.index, dtype=object)
-    reasons[df['image_id'] == ''] = 'empty image_id'
-    unknown = (mapped == '\0unknown') & (reasons == '')
-    reasons[unknown] = 'unknown class_name ' + df['class_name'][unknown].map(repr)
-    if 'class_id' in df.columns:
-        kaggle_ids = {c.lower(): i for i, c in enumerate(VINDR_CLASSES)}
-        kaggle_ids[NO_FINDING.lower()] = NO_FINDING_ID
-        expected = df['class_name'].str.lower().map(kaggle_ids)
-        given = pd.to_numeric(df['class_id'].replace('', np.nan), errors='coerce')
-        bad_id = expected.notna() & (df['class_id'] != '') & (given != expected) & (reasons == '')
-        reasons[bad_id] = (
-            'class_id '
-            + df['class_id'][bad_id]
-            + ' does not match class_name '
-            + df['class_name'][bad_id].map(repr)
-        )
-    is_finding = ~mapped.isin(['\0unknown', drop_tag, NO_FINDING])
-    bad_coords = is_finding & ~all_finite & (reasons == '')
-    reasons[bad_coords] = 'missing or non-numeric box coordinates on a finding'
-
-    invalid = reasons != ''
-    if invalid.any():
-        if on_invalid_row == 'error':
-            raise_invalid_rows(ann_file, list(zip(df['line'][invalid], reasons[invalid])))
-        for why in reasons[invalid]:
-            key = (
-                'unknown class_name'
-                if why.startswith('unknown')
-                else 'class_id mismatch'
-                if why.startswith('class_id')
-                else why
-            )
-            stats[f'rows_invalid: {key}'] += 1
-
-    # Every reader of an image counts (also for majority votes), whatever
-    # their rows carried.
-    readers: Dict[str, set] = defaultdict(set)
-    valid_img = df['image_id'] != ''
-    for img, rad in zip(df['image_id'][valid_img], df['rad_id'][valid_img]):
-        readers[img].add(rad)
-
-    no_finding = (mapped == NO_FINDING) & ~invalid
-    stats['rows_no_finding'] = int(no_finding.sum())
-    stats['no_finding_rows_with_coords'] = int((no_finding & has_any).sum())
-    ignored = (mapped == drop_tag) & ~invalid
-    for name in df['class_name'][ignored]:
-        stats[f'rows_ignored_by_label_map: {name}'] += 1
-
-    keep = is_finding & ~invalid
-    cls_idx = {c: i for i, c in enumerate(classes)}
-    boxes = pd.DataFrame(
-        {
-            'image_id': df['image_id'][keep],
-            'rad_id': df['rad_id'][keep],
-            'label': mapped[keep].map(cls_idx).astype(np.int64),
-            **{c: coords[c][keep].astype(np.float64) for c in COORDS},
-            'line': df['line'][keep],
-        }
-    )
-    stats['rows_box'] = len(boxes)
-    return boxes.reset_index(drop=True), dict(readers), stats
-
-
-def read_size_table(meta_file: str) -> Dict[str, Tuple[int, int]]:
-    """``image_id -> (width, height)`` from ``image_id,width,height``."""
-    df = pd.read_csv(meta_file, dtype={'image_id': str})
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in ('image_id', 'width', 'height') if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f'{meta_file}: missing column(s) {missing}; found '
-            f'{list(df.columns)}; expected image_id,width,height'
-        )
-    bad = df[['width', 'height']].isna().any(axis=1) | (df['width'] <= 0) | (df['height'] <= 0)
-    if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise ValueError(f'{meta_file}: line {line}: width/height must be positive numbers')
-    return {
-        str(i).strip(): (int(w), int(h))
-        for i, w, h in zip(df['image_id'], df['width'], df['height'])
-    }
-
-
-def read_image_size(path: str) -> Tuple[int, int]:
-    """(width, height) from a DICOM header or an image header, no pixels."""
-    if path.lower().endswith(DICOM_SUFFIXES):
-        import pydicom
-
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=['Rows', 'Columns'])
-            return int(ds.Columns), int(ds.Rows)
-        except Exception as e:
-            raise ValueError(f'{path}: cannot read Rows/Columns from the DICOM header: {e}') from e
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return tuple(im.size)
-    except Exception as e:
-        raise ValueError(f'{path}: cannot read the image size: {e}') from e
-
-
 @DATASETS.register_module()
-class VinDrCXRDataset(BaseDetDataset):
+class VinDrCXRDataset(CXRDatasetMixin, BaseDetDataset):
     """VinDr-CXR lesion detection: 14 classes, radiologists' boxes fused.
 
     Dataset of Nguyen et al., "VinDr-CXR: An open dataset of chest X-rays
@@ -248,9 +61,16 @@ class VinDrCXRDataset(BaseDetDataset):
       findings with empty or non-numeric coordinates: ``ValueError`` naming
       the file and line numbers, or dropped and counted with
       ``on_invalid_row='drop'``.
-    - Names mapped to ``None`` by ``label_map`` (by default the 8 PhysioNet
-      local labels outside the 14 classes and the global labels): ignored,
-      counted by name. Their reader still counts as a reader of the image.
+    - Labels outside the classes (mapped to ``None`` by ``label_map``; by
+      default the 8 PhysioNet local labels outside the 14 and the global
+      labels) and rows dropped as invalid are findings all the same, never
+      discarded silently. ``outside_labels`` decides (counted per label):
+      ``'ignore'`` (default) makes their boxes ignore regions: instances with
+      ``ignore_flag=1``, one per class because mmdet matches ignore regions per
+      class, so a detection there is neither a true nor a false positive
+      (mmdet's ``eval_map``, :class:`VinDrMetric`); ``'drop_image'`` removes
+      their images; ``'as_class'`` makes their boxes boxes of
+      ``outside_class`` (invalid rows stay ignore regions).
     - Image files missing under ``data_prefix['img']``: skipped and reported
       (``missing_files='skip'``) or ``FileNotFoundError`` listing them
       (``missing_files='error'``).
@@ -258,15 +78,34 @@ class VinDrCXRDataset(BaseDetDataset):
     - Boxes under 1 px wide or high after clipping (zero-area, inverted):
       dropped, counted. mmdet's ``CocoDataset`` drops the same boxes, so the
       COCO export loads back identically.
-    - Images without any box of the 14 classes (all readers ``No finding``):
-      kept with no instances (negatives) unless ``keep_negatives=False``.
+    - Images without any box of the classes (negatives): kept unless
+      ``keep_negatives=False``.
 
-    Image sizes (annotation pixel frame) come from ``meta_file``
-    (``image_id,width,height``) when it lists the image, else from the DICOM
-    header (or the PNG/JPEG header for converted images), cached in memory
-    and in ``size_cache_file``. When images were converted and resized (not
-    DICOM) and ``meta_file`` gives the original size, boxes are scaled to the
-    converted image.
+    Normal means normal: ``data_info['is_normal']`` (Kaggle's ``No finding``
+    class) is True only when every row of the image, of every reader, is a
+    valid ``No finding`` row, and, where PhysioNet's ``image_labels_*.csv``
+    lies next to the annotation file (or ``image_labels_file`` names it),
+    every reader's row there says ``No finding``. An image whose boxes fusion
+    drops, or whose only findings are outside the classes, has no positive
+    box yet is not normal. The test pipelines pack ``is_normal`` into the
+    data sample for the metric.
+
+    Image sizes: boxes are drawn in the original DICOM's pixel frame. For
+    DICOM images that frame comes from ``meta_file`` (``image_id,width,
+    height``) when it lists the image, else from the DICOM header. A PNG/JPEG
+    (converted) image must be listed in the size table, read from
+    ``meta_file`` when given and present, else from
+    ``<data_prefix['img']>/image_meta.csv`` (where
+    ``tools/dataset_converters/dicom_to_png.py`` writes it); its boxes are
+    scaled from the original frame to the converted image. An unlisted one
+    is an error naming it and the fix, never a fallback to the PNG's own
+    size. Header-read sizes are cached in memory and in ``size_cache_file``.
+
+    ``metainfo['test_set']`` names the held-out test set of the layout
+    (``'kaggle-split-seed<N>'`` for the Kaggle 80/10/10 split,
+    ``'physionet-official'`` for PhysioNet's ``annotations_test.csv``) and
+    ``metainfo['split']`` the part this dataset is, so result files can say
+    what they were computed on.
 
     ``split`` selects a deterministic, class-stratified (rarest class per
     image) part of the annotated images: the assignment is read from
@@ -299,6 +138,12 @@ class VinDrCXRDataset(BaseDetDataset):
         label_map (dict, optional): overrides of :data:`DEFAULT_LABEL_MAP`.
         on_invalid_row (str): ``'error'`` or ``'drop'``.
         missing_files (str): ``'skip'`` or ``'error'``.
+        outside_labels (str): ``'ignore'``, ``'drop_image'`` or ``'as_class'``.
+        outside_class (str): the class of ``outside_labels='as_class'``.
+        image_labels_file (str, optional): PhysioNet ``image_labels_*.csv``;
+            defaults to the one next to ``annotations_<part>.csv`` if present.
+        test_set (str, optional): name of the test set (see above); derived
+            from the file name and split options when None.
         **kwargs: :class:`mmdet.datasets.BaseDetDataset` arguments
             (``pipeline``, ``test_mode``, ``filter_cfg`` with
             ``filter_empty_gt`` / ``min_size`` as in ``CocoDataset`` ...).
@@ -325,6 +170,10 @@ class VinDrCXRDataset(BaseDetDataset):
         label_map: Optional[Dict[str, Optional[str]]] = None,
         on_invalid_row: str = 'error',
         missing_files: str = 'skip',
+        outside_labels: str = 'ignore',
+        outside_class: str = 'Other lesion',
+        image_labels_file: Optional[str] = None,
+        test_set: Optional[str] = None,
         **kwargs,
     ) -> None:
         if fusion not in FUSION_METHODS:
@@ -333,8 +182,11 @@ class VinDrCXRDataset(BaseDetDataset):
             raise ValueError(f"split must be None, 'train', 'val' or 'test', got {split!r}")
         if len(split_ratios) != 3:
             raise ValueError('split_ratios must give (train, val, test)')
-        if missing_files not in ('skip', 'error'):
-            raise ValueError(f"missing_files must be 'skip' or 'error', got {missing_files!r}")
+        check_missing_files(missing_files)
+        if outside_labels not in OUTSIDE_LABELS:
+            raise ValueError(
+                f'outside_labels must be one of {OUTSIDE_LABELS}, got {outside_labels!r}'
+            )
         self.img_suffix = img_suffix
         self.fusion = fusion
         self.fusion_iou_thr = fusion_iou_thr
@@ -350,15 +202,15 @@ class VinDrCXRDataset(BaseDetDataset):
         self.label_map = label_map
         self.on_invalid_row = on_invalid_row
         self.missing_files = missing_files
+        self.outside_labels = outside_labels
+        self.outside_class = outside_class
+        self.image_labels_file = image_labels_file
         self.summary: dict = {}
         self.image_labels: Dict[str, set] = {}
+        # Set after loading: mmengine would try string metainfo values as file names.
+        self.test_set_info = test_set_info(ann_file, split, self.split_ratios, split_seed, test_set)
         super().__init__(ann_file=ann_file, data_prefix=data_prefix, **kwargs)
-
-    # ------------------------------------------------------------------ paths
-    def _root_path(self, path: Optional[str]) -> Optional[str]:
-        if path is None or osp.isabs(path) or not self.data_root:
-            return path
-        return osp.join(self.data_root, path)
+        self._metainfo.update(self.test_set_info)
 
     def split_assignment(self) -> Dict[str, str]:
         """image_id -> 'train' | 'val' | 'test', from the split file (made once)."""
@@ -377,104 +229,42 @@ class VinDrCXRDataset(BaseDetDataset):
             return self._root_path(self.split_file)
         return osp.join(osp.dirname(osp.abspath(self.ann_file)), 'splits.json')
 
-    # ------------------------------------------------------------------ sizes
-    def _load_disk_cache(self) -> Dict[str, Tuple[int, int, int]]:
-        path = self._root_path(self.size_cache_file)
-        if path is None or not osp.isfile(path):
-            return {}
-        try:
-            df = pd.read_csv(path, dtype={'file': str})
-            return {
-                f: (int(m), int(w), int(h))
-                for f, m, w, h in zip(df['file'], df['mtime_ns'], df['width'], df['height'])
-            }
-        except Exception as e:  # a broken cache is rebuilt, not fatal
-            print_log(
-                f'Ignoring unreadable size cache {path}: {e}',
-                logger='current',
-                level=logging.WARNING,
-            )
-            return {}
-
-    def _save_disk_cache(self, entries: Dict[str, Tuple[int, int, int]]):
-        path = self._root_path(self.size_cache_file)
-        if path is None or not entries:
-            return
-        rows = [(f, m, w, h) for f, (m, w, h) in sorted(entries.items())]
-        tmp = f'{path}.tmp{os.getpid()}'
-        try:
-            pd.DataFrame(rows, columns=['file', 'mtime_ns', 'width', 'height']).to_csv(
-                tmp, index=False
-            )
-            os.replace(tmp, path)
-        except OSError as e:
-            print_log(
-                f'Could not write the size cache {path}: {e}',
-                logger='current',
-                level=logging.WARNING,
-            )
-
     def _image_sizes(self, image_ids: Sequence[str]):
-        """Paths, image sizes and annotation-frame sizes; missing files."""
-        img_dir = self.data_prefix.get('img', '')
-        meta_path = self._root_path(self.meta_file)
-        meta = read_size_table(meta_path) if meta_path and osp.isfile(meta_path) else {}
-        disk = self._load_disk_cache()
-        n_disk = len(disk)
-        is_dicom = self.img_suffix.lower().endswith(DICOM_SUFFIXES)
-        out, missing = {}, []
-        header_reads = 0
-        for image_id in image_ids:
-            path = osp.join(img_dir, image_id + self.img_suffix)
-            try:
-                st = os.stat(path)
-            except OSError:
-                missing.append(path)
-                continue
-            if is_dicom and image_id in meta:
-                size = meta[image_id]
-            else:
-                key = (osp.abspath(path), st.st_mtime_ns)
-                rel = osp.relpath(path, self.data_root or '.')
-                if key in _SIZE_CACHE:
-                    size = _SIZE_CACHE[key]
-                elif rel in disk and disk[rel][0] == st.st_mtime_ns:
-                    size = disk[rel][1:]
-                else:
-                    size = read_image_size(path)
-                    header_reads += 1
-                    disk[rel] = (st.st_mtime_ns, *size)
-                _SIZE_CACHE[key] = tuple(size)
-            ann_size = meta.get(image_id, size)
-            out[image_id] = (path, tuple(size), tuple(ann_size))
-        if header_reads:
-            self._save_disk_cache(disk)
-        self.summary['sizes'] = dict(
-            from_meta_file=sum(1 for i in out if i in meta),
-            header_reads=header_reads,
-            disk_cache_entries=n_disk,
+        """Original frames of the images (see :func:`annotation_frames`)."""
+        tables = [self._root_path(self.meta_file)]
+        if not self.img_suffix.lower().endswith(DICOM_SUFFIXES):
+            tables.append(osp.join(self.data_prefix.get('img', ''), 'image_meta.csv'))
+        out, missing, self.summary['sizes'] = annotation_frames(
+            image_ids,
+            self.data_prefix.get('img', ''),
+            self.img_suffix,
+            [t for t in tables if t],
+            root=self.data_root or '.',
+            cache_file=self._root_path(self.size_cache_file),
+            warn=lambda msg: print_log(msg, logger='current', level=logging.WARNING),
         )
         return out, missing
 
-    # ------------------------------------------------------------------ load
     def load_data_list(self) -> List[dict]:
         """Parse, clean, fuse and split the annotations (see class doc)."""
         classes = self.metainfo['classes']
         num_classes = len(classes)
-        boxes, readers, stats = read_vindr_csv(
-            self.ann_file,
-            label_map=self.label_map,
-            classes=classes,
-            on_invalid_row=self.on_invalid_row,
-        )
+        as_class = self.outside_class if self.outside_labels == 'as_class' else None
+        rows = read_vindr_csv(self.ann_file, self.label_map, classes, self.on_invalid_row, as_class)
+        boxes, readers, stats = rows.boxes, rows.readers, rows.stats
         all_ids = sorted(readers)
         id_rank = {image_id: i + 1 for i, image_id in enumerate(all_ids)}
+        labels_path = (
+            self._root_path(self.image_labels_file)
+            if self.image_labels_file is not None
+            else image_labels_next_to(self.ann_file)
+        )
+        normal_by_labels = read_image_labels(labels_path) if labels_path else None
 
         # Labels for stratification: any reader's class, before fusion.
-        labels_per_image = {i: set() for i in all_ids}
+        self.image_labels = {i: set() for i in all_ids}
         for image_id, label in zip(boxes['image_id'], boxes['label']):
-            labels_per_image[image_id].add(classes[label])
-        self.image_labels = labels_per_image
+            self.image_labels[image_id].add(classes[label])
 
         selected = all_ids
         if self.split is not None:
@@ -482,79 +272,60 @@ class VinDrCXRDataset(BaseDetDataset):
             selected = [i for i in all_ids if assignment[i] == self.split]
 
         sizes, missing = self._image_sizes(selected)
-        if missing and self.missing_files == 'error':
-            raise FileNotFoundError(
-                f'{len(missing)} image(s) listed in {self.ann_file} are missing, e.g. {missing[:5]}'
-            )
-        if missing:
-            print_log(
-                f'VinDrCXRDataset: {len(missing)} image file(s) listed in '
-                f'{self.ann_file} are missing and skipped, e.g. '
-                f'{missing[:3]}',
-                logger='current',
-                level=logging.WARNING,
-            )
+        self._report_missing(missing, f'listed in {self.ann_file}')
 
         boxes = boxes[boxes['image_id'].isin(sizes.keys())]
         raw_per_class = count_by_label(boxes['label'], num_classes)
-        # Clip to the annotation frame, drop boxes < 1 px.
-        ann_wh = np.array([sizes[i][2] for i in boxes['image_id']], dtype=np.float64).reshape(-1, 2)
-        xyxy = boxes[list(COORDS)].to_numpy(dtype=np.float64).reshape(-1, 4)
-        lim = np.concatenate([ann_wh, ann_wh], axis=1)
-        clipped = np.clip(xyxy, 0, lim)
-        n_clipped = int((clipped != xyxy).any(axis=1).sum())
-        ok = ((clipped[:, 2] - clipped[:, 0]) >= 1) & ((clipped[:, 3] - clipped[:, 1]) >= 1)
-        boxes = boxes.assign(
-            x_min=clipped[:, 0], y_min=clipped[:, 1], x_max=clipped[:, 2], y_max=clipped[:, 3]
+        boxes, stats['boxes_clipped_to_image'], stats['boxes_degenerate_dropped'] = clip_boxes(
+            boxes, np.array([sizes[i][2] for i in boxes['image_id']], np.float64).reshape(-1, 2)
         )
-        stats['boxes_clipped_to_image'] = n_clipped
-        stats['boxes_degenerate_dropped'] = int((~ok).sum())
-        boxes = boxes[ok]
         clean_per_class = count_by_label(boxes['label'], num_classes)
+        fused = fuse_images(
+            boxes,
+            readers,
+            {i: sizes[i][2] for i in selected if i in sizes},
+            method=self.fusion,
+            iou_thr=self.fusion_iou_thr,
+            skip_box_thr=self.fusion_skip_box_thr,
+            min_votes=self.min_votes,
+        )
+        regions = rows.regions[rows.regions['image_id'].isin(sizes.keys())]
+        region_images = set(regions['image_id'])
+        regions, region_counts = outside_regions(regions, {i: sizes[i][2] for i in region_images})
 
-        # Group rows by image with numpy (pandas groupby per image is slow
-        # on the 15k-image release).
-        img_arr = boxes['image_id'].to_numpy()
-        rad_arr = boxes['rad_id'].to_numpy()
-        lab_arr = boxes['label'].to_numpy()
-        box_arr = boxes[list(COORDS)].to_numpy(dtype=np.float64)
-        order = np.argsort(img_arr, kind='stable')
-        grouped = {}
-        if len(order):
-            uniq, start = np.unique(img_arr[order], return_index=True)
-            for u, a, b in zip(uniq, start, list(start[1:]) + [len(order)]):
-                grouped[u] = order[a:b]
         data_list = []
         fused_per_class = np.zeros(num_classes, np.int64)
-        n_neg = n_neg_dropped = 0
-        for image_id in selected:
-            if image_id not in sizes:
-                continue
+        n = Counter()
+        for image_id, (fb, fl) in fused.items():
             path, (w, h), (aw, ah) = sizes[image_id]
-            idx = grouped.get(image_id)
-            per_reader = {}
-            if idx is not None:
-                for rad in sorted(set(rad_arr[idx])):
-                    sel = idx[rad_arr[idx] == rad]
-                    per_reader[rad] = (box_arr[sel], lab_arr[sel])
-            fb, fl, _ = fuse_reader_boxes(
-                per_reader,
-                aw,
-                ah,
-                method=self.fusion,
-                iou_thr=self.fusion_iou_thr,
-                skip_box_thr=self.fusion_skip_box_thr,
-                num_readers=len(readers[image_id]),
-                min_votes=self.min_votes,
-            )
-            if (w, h) != (aw, ah):
-                fb = fb * np.array([w / aw, h / ah, w / aw, h / ah], dtype=np.float32)
+            if self.outside_labels == 'drop_image' and image_id in region_images:
+                n['images_dropped_outside_labels'] += 1
+                continue
+            scale = np.array([w / aw, h / ah, w / aw, h / ah], dtype=np.float32)
+            is_normal = image_id not in rows.abnormal
+            if normal_by_labels is not None:
+                if image_id not in normal_by_labels:
+                    n['images_not_in_image_labels'] += 1
+                elif is_normal and not normal_by_labels[image_id]:
+                    n['images_abnormal_by_image_labels_only'] += 1
+                is_normal = is_normal and normal_by_labels.get(image_id, True)
+            ignore = regions.get(image_id, np.zeros((0, 4), np.float32))
+            n['images_normal'] += is_normal
             if len(fb) == 0:
-                n_neg += 1
+                n['images_negative'] += 1
+                n['images_no_box_not_normal'] += not is_normal
                 if not self.keep_negatives:
-                    n_neg_dropped += 1
+                    n['images_negative_dropped'] += 1
                     continue
             fused_per_class += count_by_label(fl, num_classes)
+            instances = [
+                dict(bbox=[float(v) for v in b], bbox_label=int(lab), ignore_flag=0)
+                for b, lab in zip(fb * scale, fl)
+            ] + [
+                dict(bbox=[float(v) for v in b], bbox_label=c, ignore_flag=1)
+                for b in ignore * scale
+                for c in range(num_classes)
+            ]
             data_list.append(
                 dict(
                     img_path=path,
@@ -563,25 +334,37 @@ class VinDrCXRDataset(BaseDetDataset):
                     height=int(h),
                     width=int(w),
                     num_readers=len(readers[image_id]),
-                    instances=[
-                        dict(bbox=[float(v) for v in b], bbox_label=int(lab), ignore_flag=0)
-                        for b, lab in zip(fb, fl)
-                    ],
+                    is_normal=bool(is_normal),
+                    instances=instances,
                 )
             )
 
         self.summary.update(
             ann_file=self.ann_file,
             split=self.split,
+            test_set=self.test_set_info['test_set'],
             fusion=self.fusion,
+            outside_labels=self.outside_labels,
+            image_labels_file=labels_path,
             images_annotated=len(all_ids),
             images_in_split=len(selected),
             images_missing_file=len(missing),
             missing_examples=missing[:10],
-            images_negative=n_neg,
-            images_negative_dropped=n_neg_dropped,
             images=len(data_list),
+            **{
+                k: int(n[k])
+                for k in (
+                    'images_normal',
+                    'images_negative',
+                    'images_negative_dropped',
+                    'images_no_box_not_normal',
+                    'images_dropped_outside_labels',
+                    'images_not_in_image_labels',
+                    'images_abnormal_by_image_labels_only',
+                )
+            },
             rows={k: int(v) for k, v in sorted(stats.items())},
+            outside_or_invalid_per_label=region_counts,
             boxes_per_class_raw=dict(zip(classes, raw_per_class.tolist())),
             boxes_per_class_clean=dict(zip(classes, clean_per_class.tolist())),
             boxes_per_class_fused=dict(zip(classes, fused_per_class.tolist())),
@@ -591,7 +374,8 @@ class VinDrCXRDataset(BaseDetDataset):
 
     def filter_data(self) -> List[dict]:
         """``filter_cfg``: ``filter_empty_gt`` and ``min_size``, as mmdet's
-        ``CocoDataset``; skipped in test mode. Counted in the summary."""
+        ``CocoDataset`` (an image with ignore regions only has no ground truth);
+        skipped in test mode. Counted in the summary."""
         if self.test_mode or not self.filter_cfg:
             return self.data_list
         filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
@@ -599,7 +383,7 @@ class VinDrCXRDataset(BaseDetDataset):
         kept = [
             d
             for d in self.data_list
-            if not (filter_empty_gt and not d['instances'])
+            if not (filter_empty_gt and all(i['ignore_flag'] for i in d['instances']))
             and min(d['width'], d['height']) >= min_size
         ]
         n = len(self.data_list) - len(kept)
@@ -611,91 +395,14 @@ class VinDrCXRDataset(BaseDetDataset):
             )
         return kept
 
-    # --------------------------------------------------------------- reports
-    def format_summary(self) -> str:
-        """Human-readable summary of what was loaded and dropped."""
-        s = self.summary
-        if not s:
-            return 'VinDrCXRDataset: not loaded'
-        lines = [
-            f'VinDrCXRDataset summary ({s["ann_file"]}, split={s["split"]}, fusion={s["fusion"]}):',
-            f'  images: {s["images"]} kept of {s["images_in_split"]} in split'
-            f' ({s["images_annotated"]} annotated); negatives '
-            f'{s["images_negative"]} ({s["images_negative_dropped"]} '
-            f'dropped); missing files {s["images_missing_file"]}',
-        ]
-        lines.append('  rows: ' + ', '.join(f'{k}={v}' for k, v in s['rows'].items()))
-        lines.append(f'  {"class":<20} {"raw":>7} {"clean":>7} {"fused":>7}')
-        for c in s['boxes_per_class_raw']:
-            lines.append(
-                f'  {c:<20} {s["boxes_per_class_raw"][c]:>7} '
-                f'{s["boxes_per_class_clean"][c]:>7} '
-                f'{s["boxes_per_class_fused"][c]:>7}'
-            )
-        return '\n'.join(lines)
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Classes of the image's boxes; ignore regions are no class."""
+        instances = self.get_data_info(idx)['instances']
+        return [i['bbox_label'] for i in instances if not i['ignore_flag']]
+
+    def summary_lines(self) -> List[str]:
+        return summary_lines(self.summary)
 
     def to_coco(self, out_file: Optional[str] = None) -> dict:
-        """Export the loaded images and fused boxes as COCO JSON.
-
-        ``file_name`` is relative to ``data_prefix['img']`` and category ids
-        are ``label + 1``, so mmdet's ``CocoDataset`` with
-        ``metainfo=dict(classes=VINDR_CLASSES)`` and the same ``data_prefix``
-        loads the same images and boxes.
-        """
-        img_dir = self.data_prefix.get('img', '')
-        classes = self.metainfo['classes']
-        images, annotations = [], []
-        for i in range(len(self)):
-            info = self.get_data_info(i)
-            images.append(
-                dict(
-                    id=int(info['img_id']),
-                    file_name=osp.relpath(info['img_path'], img_dir),
-                    width=int(info['width']),
-                    height=int(info['height']),
-                    vindr_image_id=info['image_id'],
-                )
-            )
-            for inst in info['instances']:
-                x1, y1, x2, y2 = inst['bbox']
-                annotations.append(
-                    dict(
-                        id=len(annotations) + 1,
-                        image_id=int(info['img_id']),
-                        category_id=int(inst['bbox_label']) + 1,
-                        bbox=[x1, y1, x2 - x1, y2 - y1],
-                        area=(x2 - x1) * (y2 - y1),
-                        iscrowd=0,
-                    )
-                )
-        coco = dict(
-            info=dict(
-                description='VinDr-CXR exported by cxr-mm',
-                ann_file=osp.basename(self.ann_file),
-                split=self.split,
-                fusion=self.fusion,
-                fusion_iou_thr=self.fusion_iou_thr,
-            ),
-            images=images,
-            annotations=annotations,
-            categories=[
-                dict(id=i + 1, name=c, supercategory='lesion') for i, c in enumerate(classes)
-            ],
-        )
-        if out_file is not None:
-            os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-            tmp = f'{out_file}.tmp{os.getpid()}'
-            with open(tmp, 'w') as f:
-                json.dump(coco, f)
-            os.replace(tmp, out_file)
-        return coco
-
-
-__all__ = [
-    'VinDrCXRDataset',
-    'VINDR_CLASSES',
-    'DEFAULT_LABEL_MAP',
-    'read_vindr_csv',
-    'read_size_table',
-    'read_image_size',
-]
+        """Export as COCO JSON (see :func:`.coco_export.to_coco`)."""
+        return to_coco(self, out_file)

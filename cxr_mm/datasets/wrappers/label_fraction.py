@@ -55,8 +55,13 @@ class LabelFractionDataset:
         if self._fully_initialized:
             return
         self.dataset.full_init()
+        # Strata from the images' boxes; ignore regions (ignore_flag=1) are no class.
         box_labels = [
-            [inst['bbox_label'] for inst in self.dataset.get_data_info(i)['instances']]
+            [
+                inst['bbox_label']
+                for inst in self.dataset.get_data_info(i)['instances']
+                if not inst.get('ignore_flag', 0)
+            ]
             for i in range(len(self.dataset))
         ]
         labels = {i: set(b) for i, b in enumerate(box_labels)}
