@@ -103,3 +103,41 @@ def test_barlowtwins_train_step():
     log_vars = model.train_step(data, optim)
     assert torch.isfinite(log_vars['loss'])
     assert not torch.equal(before, model.backbone.conv1.weight)  # the stem learns
+
+
+def test_ignore_regions_are_not_sampled_as_background():
+    """An ignore region (ignore_flag=1 box, mmdet's ``ignored_instances``) keeps the
+    proposals it covers out of the R-CNN's negatives: they get assigned gt index -1."""
+    from mmdet.registry import TASK_UTILS
+    from mmengine.structures import InstanceData
+
+    cfg = Config.fromfile(osp.join(CONFIGS, 'models/faster-rcnn_r50_fpn_cxr.py'))
+    assert cfg.model.train_cfg.rpn.assigner.ignore_iof_thr == 0.5
+    assigner = TASK_UTILS.build(cfg.model.train_cfg.rcnn.assigner)
+    gt = InstanceData(bboxes=torch.tensor([[0.0, 0.0, 20.0, 20.0]]), labels=torch.tensor([3]))
+    ignore = InstanceData(bboxes=torch.tensor([[50.0, 50.0, 90.0, 90.0]]), labels=torch.tensor([9]))
+    proposals = InstanceData(
+        priors=torch.tensor([[52.0, 52.0, 88.0, 88.0], [100.0, 100.0, 120.0, 120.0]])
+    )
+    result = assigner.assign(proposals, gt, ignore)
+    assert result.gt_inds.tolist() == [-1, 0]  # ignored, background
+
+
+def test_faster_rcnn_loss_with_ignore_regions():
+    from mmdet.registry import MODELS
+    from mmengine.structures import InstanceData
+
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(osp.join(CONFIGS, 'models/faster-rcnn_r50_fpn_cxr.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    batch = _det_batch()
+    for s in batch['data_samples']:
+        s.ignored_instances = InstanceData(
+            bboxes=torch.tensor([[80.0, 80.0, 120.0, 120.0]]), labels=torch.tensor([9])
+        )
+    data = model.data_preprocessor(batch, training=True)
+    total, _ = model.parse_losses(model(**data, mode='loss'))
+    assert torch.isfinite(total)

@@ -4,4 +4,14 @@
 # local ImageNet or BarlowTwins-CXR file.
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
-model = dict(backbone=dict(init_cfg=None), roi_head=dict(bbox_head=dict(num_classes=14)))
+# Ignore regions (boxes of labels outside the 14 classes, rows dropped as invalid:
+# ``ignore_flag=1`` from VinDrCXRDataset) are neither positives nor negatives in training
+# either: anchors/proposals covered >= 50 % by one are not sampled (mmdet's
+# MaxIoUAssigner.ignore_iof_thr), as the metric neither rewards nor penalises them.
+model = dict(
+    backbone=dict(init_cfg=None),
+    roi_head=dict(bbox_head=dict(num_classes=14)),
+    train_cfg=dict(
+        rpn=dict(assigner=dict(ignore_iof_thr=0.5)), rcnn=dict(assigner=dict(ignore_iof_thr=0.5))
+    ),
+)
