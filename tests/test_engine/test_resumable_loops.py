@@ -68,11 +68,11 @@ class _NegLoss(BaseMetric):
         return dict(score=float(np.mean(results)))
 
 
-def _loader(shuffle):
+def _loader(shuffle, sampler='DefaultSampler'):
     return dict(
         batch_size=4,  # 4 iterations per epoch
         num_workers=0,
-        sampler=dict(type='DefaultSampler', shuffle=shuffle),
+        sampler=dict(type=sampler, shuffle=shuffle),
         collate_fn=dict(type='default_collate'),
         dataset=dict(type='_NoisyDataset'),
     )
@@ -84,7 +84,9 @@ def _train(work_dir, name, loop='ResumableEpochBasedTrainLoop', rng_hook=True, r
         model=dict(type='_DropoutRegressor'),
         work_dir=str(work_dir),
         experiment_name=name,
-        train_dataloader=_loader(True),
+        # (InfiniteSampler: mmengine's iteration loop sleeps 2 s at each restart of a
+        # DefaultSampler loader)
+        train_dataloader=_loader(True, 'DefaultSampler' if by_epoch else 'InfiniteSampler'),
         val_dataloader=_loader(False),
         val_evaluator=dict(type='_NegLoss'),
         train_cfg=dict(type=loop, max_epochs=3) if by_epoch else dict(type=loop, max_iters=12),
@@ -178,6 +180,14 @@ def test_iter_based_loop_resumes_exactly(tmp_path):
     )
     assert resumed.iter == 12
     _assert_equal_weights(_final_weights(resumed), _final_weights(full))
+    # mmengine's own loop skips the same batches but draws from the seed's streams
+    stock = _train(
+        tmp_path / 'stock',
+        'iter_stock',
+        loop='IterBasedTrainLoop',
+        resume=str(tmp_path / 'full' / 'iter_6.pth'),
+    )
+    assert not torch.equal(stock.model.fc.weight, full.model.fc.weight)
 
 
 def test_rng_state_round_trips_through_the_safe_loader(tmp_path):
