@@ -200,3 +200,19 @@ def test_rng_state_round_trips_through_the_safe_loader(tmp_path):
     torch.testing.assert_close(torch.rand(3), expected[0], rtol=0, atol=0)
     np.testing.assert_array_equal(np.random.rand(3), expected[1])
     assert random.random() == expected[2]
+
+
+def test_resume_into_a_changed_dataloader_is_refused(uninterrupted, tmp_path):
+    """iter_6 was epoch 2, batch 2 of 4; with 2 batches per epoch it cannot be placed."""
+    from mmengine.registry import DATASETS
+
+    @DATASETS.register_module(name='_NoisyDataset', force=True)
+    class _Half(_NoisyDataset):
+        def load_data_list(self):
+            return super().load_data_list()[:8]
+
+    try:
+        with pytest.raises(RuntimeError, match='iteration 6 in epoch 2, .* 2 batches per epoch'):
+            _train(tmp_path, 'changed', resume=str(uninterrupted / 'iter_6.pth'))
+    finally:
+        DATASETS.register_module(name='_NoisyDataset', force=True, module=_NoisyDataset)

@@ -21,6 +21,12 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     def run_epoch(self) -> None:
         """Iterate one epoch, skipping the batches trained before a resume."""
         done = self._iter - self._epoch * len(self.dataloader)  # > 0 only after a resume
+        if not 0 <= done <= len(self.dataloader):
+            raise RuntimeError(
+                f'Resumed at iteration {self._iter} in epoch {self._epoch + 1}, which does not '
+                f'fit {len(self.dataloader)} batches per epoch: were the training data or the '
+                'batch size changed since the checkpoint was written?'
+            )
         if self._resuming and done == 0:  # checkpoint written at the end of an epoch
             self.runner.call_hook('after_skip_trained_batches')
         self.runner.call_hook('before_train_epoch')
