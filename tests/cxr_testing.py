@@ -225,6 +225,19 @@ def full_config(root, work_dir, custom_hooks=(), max_epochs=2) -> Config:
 
 
 # ---- stage-1 tests -------------------------------------------------------------
+STAGE1_DEMO_CFG = 'configs/barlowtwins_cxr/barlowtwins-cxr_resnet50_1xb8-12it_demo-nih-64.py'
+
+
+def read_scalars(work_dir: str):
+    """Rows of the newest run's vis_data/scalars.json under ``work_dir``."""
+    import glob
+
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    assert files, f'no scalars.json under {work_dir}'
+    with open(files[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def make_nih_demo(root: str) -> str:
     """Write an NIH ChestX-ray14-format demo set (PNGs, Data_Entry_2017.csv, lists)."""
     from cxr_mm.core.demo_data import make_nih

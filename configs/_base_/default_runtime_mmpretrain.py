@@ -8,6 +8,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # random state in every checkpoint, restored on --resume (with the Resumable* loops)
+    rng_state=dict(type='RNGStateHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
 

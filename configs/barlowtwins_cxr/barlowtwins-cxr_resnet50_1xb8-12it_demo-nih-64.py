@@ -63,7 +63,7 @@ param_scheduler = [
         end=max_iters,
     ),
 ]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=6, max_keep_ckpts=2),

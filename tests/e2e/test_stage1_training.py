@@ -1,15 +1,19 @@
 """Stage-1 end to end on the demo set with the real tools: train, checkpoint, resume,
 extract the backbone and load it into the project's Faster R-CNN."""
 
-import glob
-import json
 import os.path as osp
 import sys
 
 import numpy as np
 import pytest
 import torch
-from cxr_testing import REPO_ROOT, make_nih_demo, run_tool
+from cxr_testing import (
+    REPO_ROOT,
+    STAGE1_DEMO_CFG,
+    make_nih_demo,
+    read_scalars,
+    run_tool,
+)
 
 
 @pytest.fixture(scope='module')
@@ -17,16 +21,7 @@ def nih_demo_root(tmp_path_factory) -> str:
     return make_nih_demo(str(tmp_path_factory.mktemp('demo') / 'nih'))
 
 
-DEMO_CFG = 'configs/barlowtwins_cxr/barlowtwins-cxr_resnet50_1xb8-12it_demo-nih-64.py'
 PAPER_CFG = 'configs/barlowtwins_cxr/barlowtwins-cxr_resnet50_8xb96-coslr-800e_nih-224.py'
-
-
-def _scalars(work_dir: str):
-    """Rows of the newest run's vis_data/scalars.json."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    assert files, f'no scalars.json under {work_dir}'
-    with open(files[-1]) as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 @pytest.mark.slow
@@ -38,9 +33,9 @@ def test_demo_pretrain_resume_and_backbone_into_faster_rcnn(tmp_path, nih_demo_r
         f'train_dataloader.dataset.data_root={nih_demo_root}',
         'train_dataloader.dataset.indices=16',
     ]
-    run_tool(['tools/train.py', DEMO_CFG, '--work-dir', work, '--cfg-options', *data])
+    run_tool(['tools/train.py', STAGE1_DEMO_CFG, '--work-dir', work, '--cfg-options', *data])
 
-    rows = [r for r in _scalars(work) if 'loss' in r]
+    rows = [r for r in read_scalars(work) if 'loss' in r]
     assert [r['iter'] for r in rows] == list(range(1, 13))
     losses = np.array([r['loss'] for r in rows])
     assert np.isfinite(losses).all()
@@ -52,7 +47,7 @@ def test_demo_pretrain_resume_and_backbone_into_faster_rcnn(tmp_path, nih_demo_r
     run_tool(
         [
             'tools/train.py',
-            DEMO_CFG,
+            STAGE1_DEMO_CFG,
             '--work-dir',
             work,
             '--resume',
@@ -61,7 +56,7 @@ def test_demo_pretrain_resume_and_backbone_into_faster_rcnn(tmp_path, nih_demo_r
             'train_cfg.max_iters=14',
         ]
     )
-    resumed = [r['iter'] for r in _scalars(work) if 'loss' in r]
+    resumed = [r['iter'] for r in read_scalars(work) if 'loss' in r]
     assert resumed == [13, 14]
     assert osp.isfile(osp.join(work, 'iter_14.pth'))
 

@@ -1,2 +1,3 @@
 # Importing registers the components (see cxr_mm.register).
 from .cam_hook import CAMHook  # noqa: F401,E402
+from .rng_state_hook import RNGStateHook  # noqa: F401
