@@ -11,8 +11,8 @@ last step converts to 8-bit or float.
 Speed: every step before the final conversion is an elementwise function of
 the stored value, so it is evaluated once per possible stored value (<= 65536)
 and applied as a single table lookup. JPEG 2000 can be decoded at 1/2, 1/4 ...
-resolution through openjpeg's ``reduce`` option when the pipeline shrinks the
-image anyway.
+resolution (Pillow's openjpeg ``reduce``) when the pipeline shrinks the image
+anyway.
 """
 
 import io
@@ -22,11 +22,19 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .classes import DICOM_SUFFIXES, RASTER_SUFFIXES
-from .j2k import choose_reduce, decode_j2k, j2k_decomposition_levels, openjpeg_available
+from .j2k import (
+    choose_reduce,
+    decode_j2k,
+    j2k_available,
+    j2k_decomposition_levels,
+    pillow_can_reduce,
+)
 
 WINDOW_MODES = ('voi', 'minmax', 'percentile')
 OUT_DTYPES = ('uint8', 'uint16', 'float32', 'raw')
 JPEG2000_UIDS = ('1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91')
+# ITU-R BT.601 luma: how a colour file becomes grey (recorded in the meta).
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 class DicomReadError(ValueError):
@@ -183,6 +191,7 @@ def read_dicom(
     dtype: str = 'float32',
     voi_index: int = 0,
     data: Optional[bytes] = None,
+    frame: Optional[int] = None,
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Read a grayscale radiograph from a DICOM file.
 
@@ -190,7 +199,9 @@ def read_dicom(
     ``voi``: the file's VOI LUT Sequence or window, via pydicom's
     ``apply_voi_lut``; a file without VOI falls back to ``minmax``), then
     MONOCHROME1 inversion. ``minmax`` and ``percentile`` replace the VOI by a
-    linear window over the modality values. Multi-frame files: frame 0.
+    linear window over the modality values. A multi-frame file is refused
+    unless ``frame`` picks one; a colour file becomes grey by ITU-R BT.601
+    luma, recorded as ``meta['colour_conversion']``.
 
     Args:
         path: DICOM file.
@@ -205,6 +216,9 @@ def read_dicom(
             (0-255 scale, not quantised) or ``'raw'`` (VOI output in its own
             units, MONOCHROME1 inverted as ``lo + hi - v``; for checks).
         voi_index: Which window / VOI LUT to use when the file has several.
+        frame: Frame of a multi-frame file to read (recorded as
+            ``meta['frame']``). ``None`` refuses multi-frame files: a
+            radiograph is one frame, a series is not a radiograph.
         data: The file's bytes, when fetched from a non-local storage
             backend; ``path`` then only names the file in errors.
 
@@ -212,8 +226,9 @@ def read_dicom(
         ``(img, meta)``: (h, w) image and a dict with ``ori_shape`` (rows,
         columns in the file), ``pixel_spacing`` ((row, col) mm or None),
         ``photometric_interpretation``, ``transfer_syntax``, ``bits_stored``,
-        ``decode_scale`` (decoded / original size), ``window_used`` and
-        ``voi_range``.
+        ``decode_scale`` (decoded / original size), ``window_used``,
+        ``voi_range``, ``frame`` (None for single-frame files) and
+        ``colour_conversion`` (None for grey files).
 
     Raises:
         DicomReadError: Unreadable, truncated or pixel-less file (the message
@@ -236,15 +251,17 @@ def read_dicom(
         raise DicomReadError(f'{path}: DICOM file has no Pixel Data')
     try:
         return _read_dataset(
-            ds, window, percentiles, target_long_side, reduce_tolerance, dtype, voi_index
+            ds, window, percentiles, target_long_side, reduce_tolerance, dtype, voi_index, frame
         )
-    except DicomReadError:
-        raise
+    except DicomReadError as e:
+        raise DicomReadError(f'{path}: {e}') from e
     except Exception as e:
         raise DicomReadError(f'{path}: cannot decode pixel data ({type(e).__name__}: {e})') from e
 
 
-def _read_dataset(ds, window, percentiles, target_long_side, reduce_tolerance, dtype, voi_index):
+def _read_dataset(
+    ds, window, percentiles, target_long_side, reduce_tolerance, dtype, voi_index, frame
+):
     if 'TransferSyntaxUID' not in getattr(ds, 'file_meta', {}):
         # Headerless (raw) dataset read with force=True: the DICOM default.
         from pydicom.uid import ImplicitVRLittleEndian
@@ -255,6 +272,14 @@ def _read_dataset(ds, window, percentiles, target_long_side, reduce_tolerance, d
     photometric = str(ds.get('PhotometricInterpretation', 'MONOCHROME2'))
     samples = int(ds.get('SamplesPerPixel', 1))
     frames = int(ds.get('NumberOfFrames', 1) or 1)
+    if frames > 1 and frame is None:
+        raise DicomReadError(
+            f'multi-frame file ({frames} frames) is not a single radiograph; '
+            'pick one with frame=<index>'
+        )
+    if frame is not None and not 0 <= frame < frames:
+        raise DicomReadError(f'frame {frame} requested, file has {frames} frame(s)')
+    index = frame or 0
     meta: Dict[str, Any] = dict(
         ori_shape=(rows, cols),
         pixel_spacing=_spacing(ds),
@@ -262,36 +287,28 @@ def _read_dataset(ds, window, percentiles, target_long_side, reduce_tolerance, d
         transfer_syntax=tsyntax,
         bits_stored=int(ds.get('BitsStored', ds.get('BitsAllocated', 8))),
         decode_scale=1.0,
+        frame=frame,
+        colour_conversion=None,
     )
 
     arr = None
     if tsyntax in JPEG2000_UIDS and target_long_side and samples == 1:
-        from pydicom.encaps import get_frame
-
-        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
-        try:
-            levels = j2k_decomposition_levels(frame)
-        except (ValueError, IndexError):
-            levels = 0
-        r = choose_reduce(max(rows, cols), target_long_side, levels, reduce_tolerance)
-        if r > 0 and not openjpeg_available():
-            r = 0  # openjpeg C API not reachable: full-resolution decode
-        if r > 0:
-            arr = decode_j2k(frame, r)
-            if arr.dtype.kind != ('i' if ds.PixelRepresentation else 'u'):
-                arr = arr.astype(f'{"i" if ds.PixelRepresentation else "u"}{arr.dtype.itemsize}')
+        arr = _reduced_j2k(ds, index, frames, rows, cols, target_long_side, reduce_tolerance)
+        if arr is not None:
             meta['decode_scale'] = arr.shape[0] / rows
     if arr is None:
-        arr = ds.pixel_array
-        if frames > 1:
-            arr = arr[0]
+        arr = ds.pixel_array if frames == 1 else ds.pixel_array[index]
     if arr.size == 0:
         raise DicomReadError('empty pixel data')
 
     invert = photometric == 'MONOCHROME1'
     if samples > 1 or arr.ndim == 3:
         # Colour radiographs (secondary captures): luminance, no VOI.
-        gray = arr[..., :3].astype(np.float64) @ [0.299, 0.587, 0.114]
+        gray = arr[..., :3].astype(np.float64) @ LUMA_WEIGHTS
+        meta['colour_conversion'] = (
+            f'{photometric} ({samples} samples) -> grey by ITU-R BT.601 luma '
+            f'{LUMA_WEIGHTS} of RGB, min-max window'
+        )
         out, info = _present(
             gray,
             None,  # never 'voi': ds is not read
@@ -321,6 +338,40 @@ def _read_dataset(ds, window, percentiles, target_long_side, reduce_tolerance, d
         out, info = _present(v, ds, window, percentiles, voi_index, dtype, invert)
     meta.update(info)
     return out, meta
+
+
+def _reduced_j2k(ds, index, frames, rows, cols, target_long_side, tolerance):
+    """Stored values at 1/2**r resolution, or None when full resolution is needed.
+
+    A codestream Pillow cannot open, or one whose signedness disagrees with
+    Pixel Representation, falls back to pydicom's full decode (same pixels,
+    slower), which also reports the real errors.
+    """
+    from pydicom.encaps import get_frame
+    from pydicom.pixels.utils import get_j2k_parameters
+
+    if not j2k_available():
+        return None
+    try:
+        codestream = get_frame(ds.PixelData, index, number_of_frames=frames)
+        levels = j2k_decomposition_levels(codestream)
+    except (ValueError, IndexError, TypeError):
+        return None
+    pixel_representation = int(ds.get('PixelRepresentation', 0))
+    if bool(get_j2k_parameters(codestream).get('is_signed')) != bool(pixel_representation):
+        # Signed data coded as unsigned (or back): the low-pass bands average
+        # across the wrap at zero, so no reduced image is right; pydicom's sign
+        # correction is exact only on the full decode.
+        return None
+    r = choose_reduce(max(rows, cols), target_long_side, levels, tolerance)
+    while r > 1 and not pillow_can_reduce(rows, cols, r):
+        r -= 1  # a larger image than needed, never a wrong one
+    if r == 0:
+        return None
+    try:
+        return decode_j2k(codestream, r, pixel_representation)
+    except Exception:  # Pillow's own errors (OSError, DecompressionBombError ...)
+        return None
 
 
 def _modality(values: np.ndarray, ds) -> np.ndarray:

@@ -26,7 +26,7 @@ class LoadCXRImage(BaseTransform):
 
     Modified Keys:
         - img, img_shape, ori_shape, pixel_spacing,
-          photometric_interpretation, decode_scale
+          photometric_interpretation, decode_scale, frame, colour_conversion
         - instances (bboxes rescaled when decoded at reduced resolution)
 
     Args:
@@ -48,6 +48,9 @@ class LoadCXRImage(BaseTransform):
             metric reads boxes in file coordinates. Defaults to None.
         reduce_tolerance (float): Fraction by which the decoded long side
             may fall short of ``target_long_side``. Defaults to 0.
+        frame (int, optional): Frame to read from multi-frame DICOMs
+            (recorded as ``frame``); None refuses them with an error naming
+            the file. Defaults to None.
         backend_args (dict, optional): mmengine file backend arguments
             (local files are read directly; DICOMs on other backends are
             fetched as bytes). Defaults to None.
@@ -61,6 +64,7 @@ class LoadCXRImage(BaseTransform):
         percentiles: Sequence[float] = (0.5, 99.5),
         target_long_side: Optional[int] = None,
         reduce_tolerance: float = 0.0,
+        frame: Optional[int] = None,
         backend_args: Optional[dict] = None,
     ) -> None:
         if color_type not in ('color', 'grayscale'):
@@ -73,6 +77,7 @@ class LoadCXRImage(BaseTransform):
         self.percentiles = tuple(percentiles)
         self.target_long_side = target_long_side
         self.reduce_tolerance = reduce_tolerance
+        self.frame = frame
         self.backend_args = backend_args.copy() if backend_args else None
 
     def _read_raster(self, path: str):
@@ -84,10 +89,16 @@ class LoadCXRImage(BaseTransform):
             raise OSError(f'{path}: cannot read image ({e})') from e
         if img is None:
             raise OSError(f'{path}: cannot decode image')
+        conversion = None
         if img.ndim == 3:
+            conversion = f'{img.shape[2]}-channel image -> grey (first channel)'
             if img.shape[2] == 4:
                 img = img[..., :3]
-            img = mmcv.bgr2gray(img) if img.shape[2] == 3 else img[..., 0]
+            if img.shape[2] == 3:
+                conversion = 'BGR(A) -> grey by ITU-R BT.601 luma (mmcv.bgr2gray)'
+                img = mmcv.bgr2gray(img)
+            else:
+                img = img[..., 0]
         top = float(np.iinfo(img.dtype).max) if img.dtype.kind in 'ui' else 1.0
         if self.window == 'voi':
             lo, hi = 0.0, top
@@ -105,6 +116,8 @@ class LoadCXRImage(BaseTransform):
             pixel_spacing=None,
             photometric_interpretation='MONOCHROME2',
             decode_scale=1.0,
+            frame=None,
+            colour_conversion=conversion,
         )
         return out, meta
 
@@ -128,6 +141,7 @@ class LoadCXRImage(BaseTransform):
                 percentiles=self.percentiles,
                 target_long_side=self.target_long_side,
                 reduce_tolerance=self.reduce_tolerance,
+                frame=self.frame,
                 dtype='float32' if self.to_float32 else 'uint8',
             )
         else:
@@ -151,6 +165,8 @@ class LoadCXRImage(BaseTransform):
         results['pixel_spacing'] = meta['pixel_spacing']
         results['photometric_interpretation'] = meta['photometric_interpretation']
         results['decode_scale'] = scale
+        results['frame'] = meta['frame']
+        results['colour_conversion'] = meta['colour_conversion']
         return results
 
     def __repr__(self) -> str:
@@ -159,6 +175,6 @@ class LoadCXRImage(BaseTransform):
             f'to_float32={self.to_float32}, window={self.window!r}, '
             f'percentiles={self.percentiles}, '
             f'target_long_side={self.target_long_side}, '
-            f'reduce_tolerance={self.reduce_tolerance}, '
+            f'reduce_tolerance={self.reduce_tolerance}, frame={self.frame}, '
             f'backend_args={self.backend_args})'
         )
