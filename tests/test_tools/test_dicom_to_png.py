@@ -103,8 +103,11 @@ def test_failure_report_and_exit_code(dicom_dir, tmp_path):
     assert 'FAILED (2)' in proc.stderr
     assert 'broken.dicom' in proc.stderr and 'cut.dicom' in proc.stderr
     assert '2 converted' in proc.stdout and '2 failed' in proc.stdout
-    pngs = sorted(os.listdir(out))
+    pngs = sorted(f for f in os.listdir(out) if f.endswith('.png'))
     assert pngs == sorted(n.replace('.dicom', '.png') for n in good)
+    assert sorted(set(os.listdir(out)) - set(pngs)) == ['conversion.json', 'failures.txt']
+    report = (out / 'failures.txt').read_text()
+    assert 'broken.dicom' in report and 'cut.dicom' in report
     img = cv2.imread(str(out / pngs[0]), cv2.IMREAD_UNCHANGED)
     assert img.dtype == np.uint8 and img.ndim == 2
     assert set(_read_meta(meta_csv)) == {n[:-6] for n in good}

@@ -2,31 +2,40 @@
 """Convert a DICOM tree to PNG (8 or 16 bit) with the CXR grayscale pipeline.
 
 Decoding full-size JPEG 2000 DICOMs dominates data loading; converting once
-to long-side-resized PNGs makes training I/O cheap. The conversion is
-resumable (finished PNGs are skipped, every write is temp file + rename),
-runs N worker processes, and exits non-zero listing every file that failed.
+to long-side-resized PNGs makes training I/O cheap (the stage-2 ``*_vindr-png``
+configs read them). The conversion is resumable (finished PNGs are skipped,
+every write is temp file + rename), runs N worker processes with a progress
+bar, records its options in ``OUT/conversion.json`` (a re-run with other
+options stops, naming them, unless ``--overwrite``), writes the size table
+``OUT/image_meta.csv`` (ORIGINAL DICOM width/height: boxes stay in DICOM
+pixels) and exits non-zero listing every file that failed (``OUT/failures.txt``).
 
-Example:
+Example (the documented VinDr-CXR path)::
+
     python tools/dataset_converters/dicom_to_png.py \
-        data/vindr/train data/vindr/train_png_1024 --long-side 1024 \
-        --bits 8 --workers 8 --meta-csv data/vindr/image_meta.csv
+        data/vindr/train data/vindr/train_png_1024 --long-side 1024 --bits 16 --workers 8
 """
 
 import argparse
 import csv
-import multiprocessing as mp
 import os
 import os.path as osp
 import sys
 import traceback
 from typing import Dict, List, Optional, Tuple
 
-import cv2
 import numpy as np
-from tqdm import tqdm
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from cxr_mm.core import dicom  # noqa: E402  (framework-free: fast workers)
+from cxr_mm.core.prepared import (  # noqa: E402
+    claim_output_dir,
+    remove_stale_temps,
+    report_failures,
+    resize_long_side,
+    run_parallel,
+    write_png_atomic,
+)
 
 META_COLUMNS = [
     'image_id',
@@ -51,16 +60,6 @@ def find_dicoms(src: str, suffixes: Tuple[str, ...]) -> List[str]:
 def image_id_of(rel_path: str) -> str:
     """Relative path without suffix, '/'-separated."""
     return osp.splitext(rel_path)[0].replace(os.sep, '/')
-
-
-def resize_long_side(img: np.ndarray, long_side: Optional[int]) -> np.ndarray:
-    """Shrink (never enlarge) so that max(h, w) == long_side."""
-    h, w = img.shape[:2]
-    if not long_side or max(h, w) <= long_side:
-        return img
-    scale = long_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
 def _meta_row(image_id: str, meta: Dict) -> Dict:
@@ -91,18 +90,12 @@ def convert_one(task: Tuple[str, str, Dict]) -> Tuple[str, Optional[Dict], Optio
             percentiles=opts['percentiles'],
             target_long_side=opts['long_side'],
             dtype=dtype,
+            frame=opts['frame'],
         )
         img = resize_long_side(img, opts['long_side'])
         if opts['bits'] == 8:
             img = np.clip(np.round(img), 0, 255).astype(np.uint8)
-        ok, buf = cv2.imencode('.png', img)
-        if not ok:
-            raise RuntimeError('PNG encoding failed')
-        os.makedirs(osp.dirname(dst_path) or '.', exist_ok=True)
-        tmp = f'{dst_path}.tmp-{os.getpid()}'
-        with open(tmp, 'wb') as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, dst_path)  # atomic: a PNG is complete or absent
+        write_png_atomic(dst_path, img)  # a PNG is complete or absent
         return rel, _meta_row(image_id_of(rel), meta), None, False
     except Exception as e:
         msg = (
@@ -135,9 +128,20 @@ def parse_args(argv=None):
         '--long-side',
         type=int,
         default=None,
-        help='shrink so the long side is at most this (default: keep)',
+        help='shrink so the long side is at most this (default: keep the size)',
     )
-    parser.add_argument('--bits', type=int, choices=(8, 16), default=8)
+    parser.add_argument(
+        '--frame',
+        type=int,
+        default=None,
+        help='frame to convert from multi-frame files (default: refuse them)',
+    )
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='OUT holds PNGs made with other options: delete them and convert again',
+    )
+    parser.add_argument('--bits', type=int, choices=(8, 16), default=16)
     parser.add_argument('--window', choices=('voi', 'minmax', 'percentile'), default='voi')
     parser.add_argument('--percentiles', type=float, nargs=2, default=(0.5, 99.5))
     parser.add_argument(
@@ -168,38 +172,33 @@ def main(argv=None) -> int:
         window=args.window,
         percentiles=tuple(args.percentiles),
         long_side=args.long_side,
-        debug=args.debug,
+        frame=args.frame,
     )
     tasks = [
         (
             osp.join(args.src, rel),
             osp.join(args.out, osp.splitext(rel)[0] + '.png'),
-            dict(opts, rel=rel),
+            dict(opts, rel=rel, debug=args.debug),
         )
         for rel in rels
     ]
-    rows, failures, skipped = [], [], 0
-    bar = tqdm(total=len(tasks), desc='dicom->png', unit='img')
-    pool = None
-    if args.workers > 0:
-        ctx = mp.get_context('spawn' if sys.platform == 'win32' else 'fork')
-        pool = ctx.Pool(args.workers)
-        results = pool.imap_unordered(convert_one, tasks, chunksize=4)
-    else:
-        results = map(convert_one, tasks)
     try:
-        for rel, row, err, was_done in results:
-            if err is None:
-                rows.append(row)
-                skipped += was_done
-            else:
-                failures.append((rel, err))
-            bar.update()
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-    bar.close()
+        removed = claim_output_dir(
+            args.out, dict(opts, tool='dicom_to_png'), [t[1] for t in tasks], args.overwrite
+        )
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if removed:
+        print(f'--overwrite: deleted {removed} PNGs made with other options')
+    remove_stale_temps(args.out)
+    rows, failures, skipped = [], [], 0
+    for rel, row, err, was_done in run_parallel(convert_one, tasks, args.workers, 'dicom->png'):
+        if err is None:
+            rows.append(row)
+            skipped += was_done
+        else:
+            failures.append((rel, err))
     meta_csv = args.meta_csv or osp.join(args.out, 'image_meta.csv')
     write_meta_csv(meta_csv, rows)
     print(
@@ -207,12 +206,8 @@ def main(argv=None) -> int:
         f'{skipped} already done (skipped), '
         f'{len(failures)} failed; meta CSV: {meta_csv}'
     )
-    if failures:
-        print(f'FAILED ({len(failures)}):', file=sys.stderr)
-        for rel, err in sorted(failures):
-            print(f'  {rel}: {err}', file=sys.stderr)
-        return 1
-    return 0
+    report_failures(failures, args.out)
+    return 1 if failures else 0
 
 
 if __name__ == '__main__':
