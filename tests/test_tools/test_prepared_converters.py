@@ -112,3 +112,37 @@ def test_kill_drill_sigkill_then_resume(j2k_dir, tmp_path):
         rows = f.read().splitlines()
     ds = pydicom.dcmread(osp.join(j2k_dir, 'img0.dcm'), stop_before_pixels=True)
     assert len(rows) == 9 and all(f',{ds.Columns},{ds.Rows},' in r for r in rows[1:])
+
+
+def test_nih_prepare_parallel_resumable_and_checked(tmp_path):
+    from cxr_testing import load_tool, make_nih
+
+    nih_prepare = load_tool('tools/dataset_converters/nih_prepare.py')
+    root = tmp_path / 'nih'
+    truth = make_nih(root)
+    n = len(truth['tv']) + len(truth['test'])
+    argv = [str(root), '--resize', '16', '--workers', '2', '--fractions', '1.0']
+    assert nih_prepare.main(argv) == 0
+    out = root / 'images_16'  # --out-dir defaults to the data root
+    pngs = sorted(out.glob('*.png'))
+    assert len(pngs) == n
+    assert json.loads((out / 'conversion.json').read_text())['long_side'] == 16
+    stamps = {p: p.stat().st_mtime_ns for p in pngs}
+    pngs[0].unlink()
+    (out / (pngs[1].name + '.tmp-99')).write_bytes(b'half a png')  # a killed run's leftover
+    assert nih_prepare.main(argv) == 0
+    assert sorted(out.glob('*.png')) == pngs
+    assert not list(out.glob('*.tmp-*'))
+    for p in pngs[1:]:
+        assert p.stat().st_mtime_ns == stamps[p]
+    # Same folder, other source: refused, naming the option.
+    other = tmp_path / 'other'
+    other.mkdir()
+    for f in root.iterdir():
+        if f.is_file():
+            (other / f.name).write_bytes(f.read_bytes())
+    os.symlink(root / 'images', other / 'images')
+    bad = [str(other), '--out-dir', str(root), '--resize', '16', '--workers', '0']
+    assert nih_prepare.main(bad + ['--fractions', '1.0']) == 2
+    assert nih_prepare.main(bad + ['--fractions', '1.0', '--overwrite']) == 0
+    assert json.loads((out / 'conversion.json').read_text())['source'] == str(other)

@@ -7,23 +7,38 @@ and stratified label fractions as training) to write
 - ``<out>/train.txt``, ``val.txt``, ``test.txt``: image names per split;
 - ``<out>/train_frac{1,10,100}.txt``: the label-fraction subsets;
 - ``<out>/missing.txt``: listed images not found on disk;
-- with ``--resize 224 512``: ``<out>/images_224/*.png`` ... (long side
-  resized, 8-bit grey), usable as ``data_prefix`` of the dataset.
+- with ``--resize 256``: ``<out>/images_256/*.png`` (long side shrunk with
+  INTER_AREA, 8-bit grey), the folder the stage-1 configs read by default
+  (``img_dir`` in ``configs/_base_/datasets/nih_bs96_barlowtwins-cxr-224.py``).
+  Worker processes, a progress bar, temp file + rename per PNG, resumable
+  (finished PNGs are skipped), options recorded in ``images_256/conversion.json``
+  (another source folder stops the run unless ``--overwrite``), failures
+  listed in ``images_256/failures.txt`` with exit status 1.
 
-Exit status 1 when files are missing and ``--strict`` is given.
+Exit status 1 also when files are missing and ``--strict`` is given.
 
-Example::
+Example (the documented path; the lists and ``images_256/`` land in data/nih)::
 
-    python tools/dataset_converters/nih_prepare.py data/nih \\
-        --out-dir data/nih/prepared --fractions 0.01 0.1 1.0 --resize 224
+    python tools/dataset_converters/nih_prepare.py data/nih --resize 256 --workers 8
 """
 
 import argparse
 import os
 import os.path as osp
 import sys
+from typing import Dict, Optional, Tuple
 
 from mmengine.logging import MMLogger
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from cxr_mm.core.prepared import (  # noqa: E402
+    claim_output_dir,
+    remove_stale_temps,
+    report_failures,
+    resize_long_side,
+    run_parallel,
+    write_png_atomic,
+)
 
 
 def parse_args(argv=None):
@@ -33,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument('--train-val-list', default='train_val_list.txt')
     p.add_argument('--test-list', default='test_list.txt')
     p.add_argument('--img-dir', default='images')
-    p.add_argument('--out-dir', required=True)
+    p.add_argument('--out-dir', default=None, help='default: data_root')
     p.add_argument('--val-ratio', type=float, default=0.1)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--fractions', type=float, nargs='+', default=[0.01, 0.1, 1.0])
@@ -41,33 +56,84 @@ def parse_args(argv=None):
     p.add_argument(
         '--resize', type=int, nargs='*', default=[], help='long-side sizes of the resized PNG cache'
     )
+    p.add_argument(
+        '--workers',
+        type=int,
+        default=max(1, (os.cpu_count() or 1) // 2),
+        help='worker processes of the resize (0 = in this process)',
+    )
+    p.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='images_<size> holds PNGs made with other options: delete them first',
+    )
     p.add_argument('--drop-invalid-rows', action='store_true')
     p.add_argument('--strict', action='store_true', help='exit 1 when listed images are missing')
     return p.parse_args(argv)
 
 
-def write_resized(loader, src: str, dst: str, size: int) -> None:
-    """Long side to ``size`` (8-bit PNG, written atomically)."""
-    import cv2
+_LOADER = None
 
-    img = loader(dict(img_path=src))['img']
-    h, w = img.shape[:2]
-    s = size / max(h, w)
-    if s != 1:
-        img = cv2.resize(
-            img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
-        )
-    tmp = dst + '.tmp.png'
-    if not cv2.imwrite(tmp, img):
-        raise OSError(f'cannot write {dst}')
-    os.replace(tmp, dst)
+
+def resize_one(task: Tuple[str, str, int]) -> Tuple[str, Optional[str], bool]:
+    """Long side to ``size`` (8-bit grey PNG, written atomically).
+
+    Returns ``(name, error, was_done)``; runs in a worker process.
+    """
+    global _LOADER
+    src, dst, size = task
+    if osp.exists(dst):
+        return src, None, True
+    try:
+        if _LOADER is None:
+            from cxr_mm.datasets.transforms.loading import LoadCXRImage
+
+            _LOADER = LoadCXRImage(color_type='grayscale')  # 8-bit (h, w)
+        img = _LOADER(dict(img_path=src))['img']
+        write_png_atomic(dst, resize_long_side(img, size))
+        return src, None, False
+    except Exception as e:  # report, keep going
+        return src, f'{type(e).__name__}: {e}', False
+
+
+def write_resized(all_paths: Dict[str, str], out: str, size: int, args) -> int:
+    """The resized copy of every listed image; returns the number of failures."""
+    tasks = [
+        (path, osp.join(out, osp.splitext(name)[0] + '.png'), size)
+        for name, path in sorted(all_paths.items())
+    ]
+    options = dict(
+        tool='nih_prepare',
+        long_side=size,
+        bits=8,
+        interpolation='area',
+        source=osp.abspath(args.data_root),
+    )
+    removed = claim_output_dir(out, options, [t[1] for t in tasks], args.overwrite)
+    if removed:
+        print(f'--overwrite: deleted {removed} PNGs made with other options')
+    remove_stale_temps(out)
+    done = skipped = 0
+    failures = []
+    for src, err, was_done in run_parallel(resize_one, tasks, args.workers, f'images_{size}'):
+        if err is None:
+            done += 1
+            skipped += was_done
+        else:
+            failures.append((src, err))
+    print(
+        f'resized copy {out}: {done} images ({done - skipped} written, {skipped} already '
+        f'done), {len(failures)} failed'
+    )
+    report_failures(failures, out)
+    return len(failures)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.out_dir = args.out_dir or args.data_root
     import cxr_mm.register  # noqa: F401
     from cxr_mm.datasets.nih import NIHChestXrayDataset
-    from cxr_mm.datasets.transforms.loading import LoadCXRImage
 
     MMLogger.get_instance('nih_prepare', log_level='WARNING')
     os.makedirs(args.out_dir, exist_ok=True)
@@ -118,23 +184,12 @@ def main(argv=None) -> int:
         + (f' (listed in {osp.join(args.out_dir, "missing.txt")})' if missing else '')
     )
 
-    loader = LoadCXRImage(color_type='grayscale')  # 8-bit (h, w)
     for size in args.resize:
-        out = osp.join(args.out_dir, f'images_{size}')
-        os.makedirs(out, exist_ok=True)
-        done = failed = 0
-        for name, path in sorted(all_paths.items()):
-            dst = osp.join(out, osp.splitext(name)[0] + '.png')
-            if osp.exists(dst):
-                done += 1
-                continue
-            try:
-                write_resized(loader, path, dst, size)
-                done += 1
-            except Exception as e:  # report, keep going
-                failed += 1
-                print(f'resize failed: {path}: {e}', file=sys.stderr)
-        print(f'resized cache {out}: {done} images, {failed} failed')
+        try:
+            failed = write_resized(all_paths, osp.join(args.out_dir, f'images_{size}'), size, args)
+        except ValueError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
         if failed:
             return 1
     return 1 if (missing and args.strict) else 0
