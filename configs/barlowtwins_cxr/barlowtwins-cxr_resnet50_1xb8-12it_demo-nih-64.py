@@ -24,6 +24,7 @@ train_dataloader = dict(
     pin_memory=False,
     dataset=dict(
         data_root='data/demo/nih/',
+        data_prefix='images',  # the demo's small PNGs need no prepared copy
         pipeline=[
             dict(type='LoadCXRImage', color_type='color'),
             dict(

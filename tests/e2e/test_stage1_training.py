@@ -131,6 +131,7 @@ def test_paper_recipe_builds_and_runs_one_iteration(tmp_path, nih_demo_root):
     cfg.work_dir = str(tmp_path / 'paper')
     ds = cfg.train_dataloader.dataset
     ds.data_root, ds.indices = nih_demo_root, 2
+    ds.data_prefix = 'images'  # the recipe reads the prepared images_256/ copy
     for view in ds.pipeline[1].transforms:
         view[0].scale = 64
     cfg.train_dataloader.update(

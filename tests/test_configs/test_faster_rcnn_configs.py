@@ -68,6 +68,25 @@ for _init in ('imagenet', 'bt-cxr'):
                 'train_dataloader.dataset.fraction': _pct / 100,
             },
         )
+# The prepared-PNG twins (dicom_to_png.py output) differ only in where the images are.
+PNG_DATA = [
+    r'vindr_png_.*',
+    r'(train|val|test)_dataloader\.dataset\.(data_prefix\.img|img_suffix|meta_file)',
+]
+for _base in (RECIPE, init_cfg('imagenet'), init_cfg('bt-cxr')):
+    CLAIMS[_base.replace('-1024', '-png-1024')] = (
+        _base,
+        PNG_DATA,
+        {
+            f'{_loader}_dataloader.dataset.{_key}': _value
+            for _loader in ('train', 'val', 'test')
+            for _key, _value in (
+                ('data_prefix.img', 'train_png_1024/'),
+                ('img_suffix', '.png'),
+                ('meta_file', 'train_png_1024/image_meta.csv'),
+            )
+        },
+    )
 for _fs in (0, 2, 3, 4):
     CLAIMS[f'faster-rcnn_r50-bt-cxr-frozen{_fs}_fpn_8xb2-cos-50e_vindr-1024.py'] = (
         init_cfg('bt-cxr'),

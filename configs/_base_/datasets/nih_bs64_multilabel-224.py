@@ -3,6 +3,9 @@
 # official test list and is only used by tools/test.py.
 dataset_type = 'NIHChestXrayDataset'
 data_root = 'data/nih/'
+# Full-size release; 'images_256/' reads the prepared copy that stage 1 trains on
+# (tools/dataset_converters/nih_prepare.py data/nih --resize 256).
+img_dir = 'images/'
 
 data_preprocessor = dict(
     num_classes=14,
@@ -33,6 +36,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         split='train',
+        data_prefix=img_dir,
         mode='multilabel',
         label_fraction=1.0,
         pipeline=train_pipeline,
@@ -47,6 +51,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         split='val',
+        data_prefix=img_dir,
         mode='multilabel',
         pipeline=test_pipeline,
     ),

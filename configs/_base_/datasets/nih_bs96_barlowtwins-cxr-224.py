@@ -2,6 +2,11 @@
 # pretrained on): two asymmetric BarlowTwins-CXR views per image.
 dataset_type = 'NIHChestXrayDataset'
 data_root = 'data/nih/'
+# The prepared 256 px copy (long side; `python tools/dataset_converters/nih_prepare.py
+# data/nih --resize 256`): the views are 224 px crops, and decoding a 1024 px PNG per
+# sample starves the GPU (rates in configs/barlowtwins_cxr/README.md). 'images/' reads
+# the full-size release.
+img_dir = 'images_256/'
 
 view_pipeline1 = [dict(type='BarlowTwinsCXRView', preset='cxr', view=0, scale=224)]
 view_pipeline2 = [dict(type='BarlowTwinsCXRView', preset='cxr', view=1, scale=224)]
@@ -25,6 +30,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='Data_Entry_2017.csv',
+        data_prefix=img_dir,
         split='train_val',
         mode='unlabeled',
         pipeline=train_pipeline,
