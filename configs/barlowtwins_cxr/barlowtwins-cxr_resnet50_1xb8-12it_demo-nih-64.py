@@ -26,7 +26,7 @@ train_dataloader = dict(
         data_root='data/demo/nih/',
         data_prefix='images',  # the demo's small PNGs need no prepared copy
         pipeline=[
-            dict(type='LoadCXRImage', color_type='color'),
+            dict(type='LoadCXRImage', color_type='grayscale'),
             dict(
                 type='MultiView',
                 num_views=[1, 1],

@@ -64,8 +64,11 @@ def test_view_asymmetry_blur_and_solarize():
 
 def test_view_rejects_non_rgb_uint8():
     view = TRANSFORMS.build(dict(type='BarlowTwinsCXRView'))
-    with pytest.raises(ValueError, match="color_type='color'.*a.png"):
-        view(dict(img=np.zeros((32, 32), np.uint8), img_path='a.png'))
+    # Grey (h, w) is accepted since the one-channel fast path (test_cxr_augment_grey.py).
+    with pytest.raises(ValueError, match='grey .* or 3-channel uint8.*a.png'):
+        view(dict(img=np.zeros((32, 32), np.float32), img_path='a.png'))
+    with pytest.raises(ValueError, match='a.png'):
+        view(dict(img=np.zeros((32, 32, 4), np.uint8), img_path='a.png'))
     with pytest.raises(ValueError, match='preset'):
         TRANSFORMS.build(dict(type='BarlowTwinsCXRView', preset='autoaugment'))
 

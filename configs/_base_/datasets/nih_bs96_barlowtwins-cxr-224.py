@@ -11,8 +11,9 @@ img_dir = 'images_256/'
 view_pipeline1 = [dict(type='BarlowTwinsCXRView', preset='cxr', view=0, scale=224)]
 view_pipeline2 = [dict(type='BarlowTwinsCXRView', preset='cxr', view=1, scale=224)]
 train_pipeline = [
-    # 3 identical channels: the ImageNet ResNet-50 stem expects RGB.
-    dict(type='LoadCXRImage', color_type='color'),
+    # One grey channel: the views work on it and return 3 identical channels (the
+    # ImageNet ResNet-50 stem expects RGB), 3x less pixel work than RGB throughout.
+    dict(type='LoadCXRImage', color_type='grayscale'),
     dict(type='MultiView', num_views=[1, 1], transforms=[view_pipeline1, view_pipeline2]),
     dict(type='PackInputs'),
 ]
