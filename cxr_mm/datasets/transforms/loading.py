@@ -1,6 +1,7 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
 from typing import Optional, Sequence
 
+import cv2
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
@@ -106,11 +107,18 @@ class LoadCXRImage(BaseTransform):
             lo, hi = float(img.min()), float(img.max())
         else:
             lo, hi = np.percentile(img, self.percentiles)
+        dtype = 'float32' if self.to_float32 else 'uint8'
         if img.dtype == np.uint8 and (lo, hi) == (0.0, 255.0):
             out = img.astype(np.float32) if self.to_float32 else img
+        elif img.dtype in (np.uint8, np.uint16):
+            # The window as a table over every stored value, then one gather: the same
+            # numbers as windowing the image (elementwise), 5x less work on a 16-bit PNG.
+            values = np.arange(np.iinfo(img.dtype).max + 1, dtype=np.float32)
+            x = (values - lo) / max(hi - lo, 1e-12)
+            out = _to_output(np.clip(x, 0, 1), dtype)[img]
         else:
             x = (img.astype(np.float32) - lo) / max(hi - lo, 1e-12)
-            out = _to_output(np.clip(x, 0, 1), 'float32' if self.to_float32 else 'uint8')
+            out = _to_output(np.clip(x, 0, 1), dtype)
         meta = dict(
             ori_shape=img.shape[:2],
             pixel_spacing=None,
@@ -147,7 +155,7 @@ class LoadCXRImage(BaseTransform):
         else:
             img, meta = self._read_raster(path)
         if self.color_type == 'color':
-            img = np.repeat(img[..., None], 3, axis=2)
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)  # 3 equal channels, one pass
         scale = meta['decode_scale']
         if scale != 1.0 and results.get('instances'):
             sy = img.shape[0] / meta['ori_shape'][0]
