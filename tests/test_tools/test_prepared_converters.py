@@ -3,7 +3,6 @@
 import json
 import os
 import os.path as osp
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,30 @@ from pydicom.data import get_testdata_file
 from cxr_mm.core.prepared import claim_output_dir
 
 TOOL = 'tools/dataset_converters/dicom_to_png.py'
+
+
+def _children(pid):
+    """Pids of the live child processes of ``pid`` (Linux /proc)."""
+    out = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid):
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
 
 
 def _pngs(out):
@@ -78,20 +101,22 @@ def test_kill_drill_sigkill_then_resume(j2k_dir, tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
     cmd = [sys.executable, TOOL, j2k_dir, out, '--long-side', '512', '--workers', '2']
     proc = subprocess.Popen(
-        cmd,
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its pool workers die with it
+        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    workers = []
     try:
         deadline = time.time() + 120
         while time.time() < deadline and (not osp.isdir(out) or len(_pngs(out)) < 2):
             time.sleep(0.02)
+        workers = _children(proc.pid)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()  # SIGKILL to the converter only, as an OOM killer would
         proc.wait()
+    assert len(workers) == 2
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], 'orphaned workers'
     done = _pngs(out)
     assert 2 <= len(done) < 8, f'not killed mid-run: {len(done)} of 8 done'
     stamps = {f: os.stat(osp.join(out, f)).st_mtime_ns for f in done}
