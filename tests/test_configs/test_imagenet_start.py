@@ -32,8 +32,9 @@ def test_the_start_is_torchvision_v2():
 
 def test_arms_found():
     assert len(STAGE1) == 5
-    # detector 1024/640/224 + 10/25/50 %; linear and fine-tune at 100/10/1 %
-    assert len(IMAGENET_ARMS) == 12, IMAGENET_ARMS
+    # detector 1024/640/224 + 10/25/50 % + PhysioNet 1024 + prepared-PNG 1024;
+    # linear and fine-tune at 100/10/1 %
+    assert len(IMAGENET_ARMS) == 14, IMAGENET_ARMS
 
 
 @pytest.mark.parametrize('path', STAGE1, ids=osp.basename)
