@@ -19,6 +19,8 @@ test: lint          ## lint, then the whole test suite
 
 bench: install      ## timing goals, each as a ratio against a baseline measured in the same run
 	$(PY) bench/dicom_decode.py
+	$(PY) bench/loader_throughput.py
+	$(PY) bench/dataset_scale.py
 	$(PY) bench/gpu_step.py
 	$(PY) bench/cam_speed.py
 
