@@ -404,7 +404,7 @@ def small_vindr_setup(root, num_images: int = 5, seed: int = 0):
             if step['type'] == 'Resize':
                 step['scale'] = (128, 128)
     cfg.train_dataloader.dataset.filter_cfg = dict(filter_empty_gt=False)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1, val_interval=1)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
     cfg.param_scheduler = []
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
