@@ -12,22 +12,13 @@ the epoch's, also printed).
 """
 
 import argparse
-import importlib.util
 import os.path as osp
+import sys
 import time
 
 import torch
 
 HERE = osp.dirname(osp.abspath(__file__))
-
-
-def _throughput_module():
-    spec = importlib.util.spec_from_file_location(
-        'pretrain_throughput', osp.join(HERE, 'pretrain_throughput.py')
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:
@@ -44,7 +35,9 @@ def main() -> None:
     import cxr_mm.register  # noqa: F401
 
     init_default_scope('mmpretrain')
-    tp = _throughput_module()
+    sys.path.insert(0, HERE)
+    import pretrain_throughput as tp  # the recipe's model, optimiser and step
+
     cuda = args.device == 'cuda'
     batch = args.batch or (96 if cuda else 8)
     size = args.size or (224 if cuda else 64)
