@@ -30,13 +30,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--kaggle', action='store_true', help='also write submission.csv (VinBigData)')
     p.add_argument('--overlay', action='store_true', help='draw the boxes on each image')
     p.add_argument('--draw-thr', type=float, default=0.3, help='draw boxes scoring >= this')
-    p.add_argument('--cam', action='store_true', help='also an Ablation-CAM per drawn box')
+    p.add_argument(
+        '--cam',
+        action='store_true',
+        help="also a CAM per drawn box, with the config's CAMHook settings (Ablation-CAM)",
+    )
     p.add_argument('--cam-topk', type=int, default=3, help='CAMs of at most this many boxes')
     p.add_argument(
         '--cam-ratio-channels',
         type=float,
-        default=1.0,
-        help='share of layer3 channels to ablate (1.0, or <= 0.5 for a cheaper CAM)',
+        default=None,
+        help="share of channels to ablate (default: the config's CAMHook's, else 1.0)",
     )
     p.add_argument('--no-resume', action='store_true', help='predict finished images again')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')

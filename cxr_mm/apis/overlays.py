@@ -1,12 +1,12 @@
 # Copyright (c) cxr-mm contributors. All rights reserved.
-"""Overlay pictures of inference results: boxes, and an Ablation-CAM per box.
+"""Overlay pictures of inference results: boxes, and a CAM per box.
 
 Ablation-CAM: Desai & Ramaswamy, WACV 2020, as used by BarlowTwins-CXR (Sheng
 et al., 2024). Drawn in the network input frame (the resized image).
 """
 
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from torch import nn
@@ -14,17 +14,38 @@ from torch import nn
 from .inferencer import Prediction, to_input_frame
 
 
-def ablation_cams(
-    model: nn.Module, item, boxes: np.ndarray, labels: np.ndarray, ratio_channels: float = 1.0
-):
-    """Ablation-CAM of each box (input frame) of one preprocessed image.
+def cam_settings(cfg, ratio_channels: Optional[float] = None) -> Dict[str, object]:
+    """DetCAM arguments: the config's CAMHook settings (what the training-time CAMs
+    cost and mean), else DetCAM's defaults; ``ratio_channels`` overrides."""
+    from ..cam.explain import cam_settings_from_config
 
-    The one place inference calls the CAM code (``cxr_mm.cam.DetCAM``).
+    try:
+        settings = cam_settings_from_config(cfg)
+    except KeyError:  # no CAMHook in the config
+        settings = dict(method='ablation')
+    if ratio_channels is not None:
+        settings['ratio_channels_to_ablate'] = ratio_channels
+    return settings
+
+
+def explain_boxes(model: nn.Module, item, boxes, labels, scores, topk, classes, settings):
+    """Per-box CAMs and overlays of one image (boxes in the input frame).
+
+    The one place inference calls the CAM code (``cxr_mm.cam.explain``).
     """
-    from ..cam import DetCAM
+    from ..cam.explain import explain_detections
 
-    cam = DetCAM(model, method='ablation', ratio_channels_to_ablate=ratio_channels)
-    return cam(item.inputs, item.data_sample, boxes, labels)
+    return explain_detections(
+        model,
+        item,
+        boxes,
+        labels,
+        scores,
+        topk=topk,
+        boxes_frame='input',
+        class_names=classes,
+        **settings,
+    )
 
 
 def _slug(text: str) -> str:
@@ -40,7 +61,7 @@ def draw_overlays(
     key: str,
     draw_thr: float = 0.3,
     cam_topk: Optional[int] = None,
-    cam_ratio_channels: float = 1.0,
+    settings: Optional[dict] = None,
 ) -> List[str]:
     """Write ``{key}.png`` (boxes scoring >= ``draw_thr``) and, when ``cam_topk``
     is set, ``{key}_cam{i}_{class}.png`` for the ``cam_topk`` best of them."""
@@ -67,19 +88,9 @@ def draw_overlays(
     save_rgb(written[0], picture)
     if not cam_topk or len(keep) == 0:
         return written
-    k = min(int(cam_topk), len(keep))
-    res = ablation_cams(model, item, boxes[:k], labels[:k], cam_ratio_channels)
-    h, w = item.image.shape[:2]
-    for i in range(k):
-        name = classes[int(labels[i])]
-        text = f'{name} {scores[i]:.2f}' + ('' if res.valid[i] else ' (not explained)')
-        picture = render_overlay(
-            item.image,
-            res.cams[i][:h, :w],
-            focal_box=boxes[i],
-            focal_text=text,
-            class_names=classes,
-        )
+    expl = explain_boxes(model, item, boxes, labels, scores, int(cam_topk), classes, settings or {})
+    for i, picture in enumerate(expl.overlays):
+        name = classes[int(expl.labels[i])]
         path = osp.join(out_dir, f'{key}_cam{i}_{_slug(name)}.png')
         save_rgb(path, picture)
         written.append(path)

@@ -156,7 +156,7 @@ def run_inference(
     kaggle: bool = False,
     overlay: bool = False,
     cam_topk: Optional[int] = None,
-    cam_ratio_channels: float = 1.0,
+    cam_ratio_channels: Optional[float] = None,
     draw_thr: float = 0.3,
     resume: bool = True,
     show_progress: bool = True,
@@ -182,8 +182,12 @@ def run_inference(
             f'the model has {len(classes)}'
         )
     vis_dir = osp.join(out_dir, 'overlays')
+    settings = None
     if overlay or cam_topk:
         os.makedirs(vis_dir, exist_ok=True)
+        from .overlays import cam_settings
+
+        settings = cam_settings(infer.cfg, cam_ratio_channels)
     failures, predicted = [], 0
     for pred in infer.predict_files(todo, batch_size) if todo else []:
         if pred.error is None and (overlay or cam_topk):
@@ -199,7 +203,7 @@ def run_inference(
                     keys[pred.path],
                     draw_thr,
                     cam_topk,
-                    cam_ratio_channels,
+                    settings,
                 )
             except Exception as e:  # the prediction stands; the picture failed
                 pred.error = f'overlay: {type(e).__name__}: {e}'
