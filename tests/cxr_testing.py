@@ -386,3 +386,49 @@ def make_nih(root, n_patients=60, layout='flat', version='2017', seed=0):
         f.write('\n'.join(sorted(truth['test'])) + '\n')
     truth['ann_file'] = ann
     return truth
+
+
+# ---- stage 2 on a tiny VinDr set: the demo recipe with the small detector ------------
+DEMO_DET_CONFIG = osp.join(
+    REPO_ROOT,
+    'configs',
+    'faster_rcnn_cxr',
+    'faster-rcnn_r50-bt-cxr_fpn_1xb2-cos-3e_vindr-demo-256.py',
+)
+
+
+def small_vindr_setup(root, num_images: int = 5, seed: int = 0):
+    """A tiny demo VinDr set (DICOMs), the demo config on it with the small
+    detector (all images in every split, 128 px, no CAM hook) and a randomly
+    initialised checkpoint. Returns ``(config_path, checkpoint_path, data_root)``."""
+    from cxr_mm.core.demo_data import make_vindr
+
+    root = str(root)
+    data_root = osp.join(root, 'vindr')
+    make_vindr(data_root, np.random.default_rng(seed), num_images, 0.2, (96, 128))
+    cfg = Config.fromfile(DEMO_DET_CONFIG)
+    cfg.model = small_model_cfg().model
+    cfg.custom_hooks = []
+    cfg.work_dir = osp.join(root, 'work')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ds = cfg[loader].dataset
+        ds.update(data_root=data_root + '/', split=None)
+        for step in ds.pipeline:
+            if step['type'] == 'Resize':
+                step['scale'] = (128, 128)
+    cfg.train_dataloader.dataset.filter_cfg = dict(filter_empty_gt=False)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg_path = osp.join(root, 'small_vindr_frcnn.py')
+    cfg.dump(cfg_path)
+    ckpt = osp.join(root, 'random.pth')
+    model = build_small_detector(seed)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=list(VINDR_CLASSES)))
+        ),
+        ckpt,
+    )
+    return cfg_path, ckpt, data_root

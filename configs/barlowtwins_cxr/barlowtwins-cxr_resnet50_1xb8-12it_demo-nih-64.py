@@ -71,3 +71,17 @@ default_hooks = dict(
 )
 auto_scale_lr = dict(base_batch_size=8, enable=False)
 log_processor = dict(by_epoch=False)
+# The k-NN progress signal at steps 0, 6 and 12 on small subsets of the demo set, 64 px.
+custom_hooks = [
+    dict(
+        type='KNNMonitorHook',
+        by_epoch=False,
+        interval=6,
+        num_query=40,
+        num_reference=80,
+        k=10,
+        image_size=64,
+        batch_size=40,
+        num_workers=0,
+    )
+]

@@ -142,6 +142,9 @@ def test_paper_recipe_builds_and_runs_one_iteration(tmp_path, nih_demo_root):
         cfg.optim_wrapper.type = 'OptimWrapper'
         cfg.optim_wrapper.pop('loss_scale')
     cfg.default_hooks.checkpoint = None
+    # The recipe's k-NN progress signal, on a few images (it runs at epoch 0 and 1).
+    assert cfg.custom_hooks[0].type == 'KNNMonitorHook'
+    cfg.custom_hooks[0].update(num_query=4, num_reference=8, num_workers=0, image_size=64)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     runner = Runner.from_cfg(cfg)
     runner.train()
