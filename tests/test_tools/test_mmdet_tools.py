@@ -72,7 +72,8 @@ def test_analyze_logs_mmpretrain_plots_loss_and_map(run):
 
 
 def test_analyze_logs_mmdet(run):
-    pytest.importorskip('seaborn', reason="mmdet's analyze_logs.py imports seaborn")
+    import seaborn  # noqa: F401  (pinned: mmdet's analyze_logs.py imports it; never skipped)
+
     out = run['root'] / 'curve_mmdet.png'
     _mim('run', 'mmdet', 'analyze_logs', 'plot_curve', run['log'], '--keys', 'loss', 'mAP50',
          '--out', out)  # fmt: skip
