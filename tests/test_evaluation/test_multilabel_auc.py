@@ -3,10 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import METRICS
 from sklearn.metrics import roc_auc_score
 
 import cxr_mm.register  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _scope():
+    """Build in the mmpretrain scope whatever scope an earlier test left current."""
+    init_default_scope('mmpretrain')
 
 
 def _run(metric, scores, labels, as_index_labels=True, batch=7):

@@ -111,6 +111,7 @@ def test_ignore_regions_are_not_sampled_as_background():
     from mmdet.registry import TASK_UTILS
     from mmengine.structures import InstanceData
 
+    init_default_scope('mmdet')
     cfg = Config.fromfile(osp.join(CONFIGS, 'models/faster-rcnn_r50_fpn_cxr.py'))
     assert cfg.model.train_cfg.rpn.assigner.ignore_iof_thr == 0.5
     assigner = TASK_UTILS.build(cfg.model.train_cfg.rcnn.assigner)

@@ -3,11 +3,18 @@
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 import cxr_mm.register  # noqa: F401
 
 LAMBD = 0.0051
+
+
+@pytest.fixture(autouse=True)
+def _scope():
+    """Build in the mmpretrain scope whatever scope an earlier test left current."""
+    init_default_scope('mmpretrain')
 
 
 def numpy_reference(z1: np.ndarray, z2: np.ndarray, lambd: float = LAMBD, eps: float = 1e-5):

@@ -23,7 +23,10 @@ def _model():
 
 
 def _heads():
+    from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
+
+    init_default_scope('mmpretrain')
 
     import cxr_mm.register  # noqa: F401
 
