@@ -5,12 +5,13 @@ _base_ = './faster-rcnn_r50_fpn_8xb2-cos-50e_vindr-1024.py'
 
 img_scale = (640, 640)
 train_pipeline = [
-    dict(type='LoadCXRImage', color_type='color', window='voi', backend_args=None),
+    dict(type='LoadCXRImage', color_type='grayscale', window='voi', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='Brightness', prob=0.5, min_mag=0.85, max_mag=1.15),
-    dict(type='Contrast', prob=0.5, min_mag=0.85, max_mag=1.15),
+    dict(type='GreyBrightness', prob=0.5, min_mag=0.85, max_mag=1.15),
+    dict(type='GreyContrast', prob=0.5, min_mag=0.85, max_mag=1.15),
+    dict(type='GreyToColor'),  # 3 equal channels for the ResNet, after the grey steps
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [

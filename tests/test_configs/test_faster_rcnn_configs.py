@@ -223,7 +223,9 @@ def test_recipe():
     types = [t['type'] for t in cfg.test_dataloader.dataset.pipeline]
     assert types.index('LoadAnnotations') > types.index('Resize')
     train_types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
-    assert {'RandomFlip', 'Brightness', 'Contrast'} <= set(train_types)
+    # mmdet's Brightness/Contrast on one grey channel, 3 channels only at the end
+    assert {'RandomFlip', 'GreyBrightness', 'GreyContrast'} <= set(train_types)
+    assert train_types[-2:] == ['GreyToColor', 'PackDetInputs']
     assert 'PhotoMetricDistortion' not in train_types  # hue/saturation/channel swaps
 
 

@@ -10,14 +10,15 @@ backend_args = None
 img_scale = (1024, 1024)  # long/short side bound, aspect kept
 
 train_pipeline = [
-    dict(type='LoadCXRImage', color_type='color', window='voi', backend_args=backend_args),
+    dict(type='LoadCXRImage', color_type='grayscale', window='voi', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # CXR-safe photometric jitter: gray in, gray out (no hue/saturation/channel swap),
     # mild enough to keep the VOI window's meaning.
-    dict(type='Brightness', prob=0.5, min_mag=0.85, max_mag=1.15),
-    dict(type='Contrast', prob=0.5, min_mag=0.85, max_mag=1.15),
+    dict(type='GreyBrightness', prob=0.5, min_mag=0.85, max_mag=1.15),
+    dict(type='GreyContrast', prob=0.5, min_mag=0.85, max_mag=1.15),
+    dict(type='GreyToColor'),  # 3 equal channels for the ResNet, after the grey steps
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
