@@ -29,3 +29,6 @@ class GreyToColor(BaseTransform):
         if img.ndim == 2:
             results['img'] = np.repeat(img[None], 3, axis=0).transpose(1, 2, 0)
         return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}()'
