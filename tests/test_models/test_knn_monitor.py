@@ -98,7 +98,8 @@ def test_hook_logs_auc_from_step_0_in_a_demo_run(nih_root, tmp_path):
     assert knn[-1]['knn/mAUC'] == pytest.approx(last['mean'])
     assert 'knn/seconds' in knn[0] and any(k.startswith('knn/AUC_') for k in knn[0])
     log = open(osp.join(runner.log_dir, osp.basename(runner.log_dir) + '.log')).read()
-    assert 'KNNMonitorHook iter 0: 10-NN mean AUC' in log and 'to the run so far' in log
+    assert 'KNNMonitorHook iter 0: 10-NN mean AUC' in log and 'before training)' in log
+    assert 'to the run so far' in log  # step 1: its cost against the training so far
 
     # Independently: same subsets (the datasets the hook chose), plain forward.
     model = runner.model.eval()

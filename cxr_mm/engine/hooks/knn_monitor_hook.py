@@ -227,13 +227,18 @@ class KNNMonitorHook(Hook):
         self.history.append((unit, step, metrics))
         elapsed = time.perf_counter() - (self._run_start or t0)
         rest = elapsed - self.total_seconds
-        added = self.total_seconds / rest if rest > 0 else float('nan')
+        # at step 0 nothing else has run yet: a ratio would be meaningless
+        cost = (
+            f'adds {100 * self.total_seconds / rest:.1f}% to the run so far'
+            if step > 0 and rest > 0
+            else 'before training'
+        )
         n_q, n_r = (len(self._sets[r][1]) for r in ('query', 'reference'))
         runner.logger.info(
             f'KNNMonitorHook {unit} {step}: {self.k}-NN mean AUC {metrics["mean"]:.4f} '
             f'({n_q} {self.split["query"]} queries, {n_r} {self.split["reference"]} references, '
             f'{metrics["num_skipped"]} findings without both labels), {seconds:.1f} s '
-            f'(kNN total {self.total_seconds:.1f} s: adds {100 * added:.1f}% to the run so far)'
+            f'(kNN total {self.total_seconds:.1f} s: {cost})'
         )
         per = ', '.join(f'{c} {metrics[c]:.3f}' for c in self.classes)
         runner.logger.info(f'KNNMonitorHook {unit} {step} AUC per finding: {per}')
