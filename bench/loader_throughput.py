@@ -137,6 +137,45 @@ def _cpu_seconds(pids) -> float:
     return total / tick
 
 
+def _rss_mib(pid: int) -> float:
+    """Resident set size of a process (Linux /proc), MiB."""
+    with open(f'/proc/{pid}/status') as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith('VmRSS:'))
+    return kib / 1024
+
+
+def worker_rss_over_epoch(dataset, collate, workers, batch, samples=5):
+    """Each loader worker's RSS (MiB) at ``samples`` points of one whole epoch.
+
+    A worker that grows over an epoch (a cache keyed by sample, a leaked decoder buffer)
+    runs out of memory on the 86,524-image NIH epoch long before this bench would see it
+    in speed; the last point against the first shows it.
+    """
+    from mmengine.runner import Runner
+
+    loader = Runner.build_dataloader(
+        dict(
+            batch_size=batch,
+            num_workers=workers,
+            persistent_workers=False,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=collate,
+            dataset=dataset,
+        ),
+        seed=0,
+    )
+    it = iter(loader)
+    n = len(loader)
+    marks = {max(1, round(n * k / (samples - 1))) for k in range(samples)}
+    trace = []
+    for i in range(1, n + 1):
+        next(it)
+        if i in marks:
+            trace.append([_rss_mib(w.pid) for w in it._workers])
+    del it
+    return trace
+
+
 def rate_per_worker(dataset, collate, workers, batch, warmup, batches):
     """Steady-state samples/s of an mmengine DataLoader per worker, and per worker CPU-second.
 
@@ -195,6 +234,9 @@ def main(argv=None):
     parser.add_argument('--batch2', type=int, default=4, help='stage-2 batch per step')
     parser.add_argument('--warmup', type=int, default=1, help='warm-up batches per worker')
     parser.add_argument('--batches', type=int, default=3, help='timed batches per worker')
+    parser.add_argument(
+        '--rss-batches', type=int, default=40, help='batches per worker in the RSS epoch'
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     cv2.setNumThreads(1)  # one core per worker, as in training with many workers
@@ -264,6 +306,24 @@ def main(argv=None):
             f'{label:<48}{r:>10.1f}{r_cpu:>8.1f}{(f"{b:.1f}" if b else "-"):>10}'
             f'{(f"{r_cpu / b:.2f}x" if b else "-"):>8}{(f"{goal:g}" if goal else "-"):>7}  '
             f'{status}',
+            flush=True,
+        )
+    # One whole epoch per pipeline: does a worker's memory stay flat?
+    workers = max(args.workers, 1)
+    for label, build in (
+        ('stage 1  256 px prepared (config)', lambda: stage1('nih_256')),
+        ('stage 2  1024 px prepared PNG (png config)',
+         lambda: stage2('vindr_png_1024', STAGE2_PNG_CFG, size=(1024, 841))),
+    ):  # fmt: skip
+        dataset, collate, batch = build()
+        dataset.length = args.rss_batches * batch * workers
+        trace = worker_rss_over_epoch(dataset, collate, workers, batch)
+        first, last = trace[0], trace[-1]
+        growth = max(b - a for a, b in zip(first, last))
+        print(
+            f'worker RSS over one epoch of {dataset.length} samples, {label}: '
+            + ' -> '.join('/'.join(f'{v:.0f}' for v in point) for point in trace)
+            + f' MiB (per worker; largest growth {growth:+.1f} MiB)',
             flush=True,
         )
     print(
