@@ -23,6 +23,9 @@ def run(tmp_path_factory):
     cfg = Config.fromfile(cfg_path)
     cfg.train_cfg.max_epochs = 2
     cfg.work_dir = str(root / 'train')
+    # a visualizer of its own: one named 'visualizer' left by an earlier test in this
+    # process would be reused, and its backends would write this run's log elsewhere
+    cfg.visualizer.name = f'visualizer_{root.name}'
     runner = Runner.from_cfg(cfg)
     runner.train()
     ckpt = str(root / 'train' / 'epoch_2.pth')
