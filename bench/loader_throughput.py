@@ -144,16 +144,11 @@ def _rss_mib(pid: int) -> float:
     return kib / 1024
 
 
-def worker_rss_over_epoch(dataset, collate, workers, batch, samples=5):
-    """Each loader worker's RSS (MiB) at ``samples`` points of one whole epoch.
-
-    A worker that grows over an epoch (a cache keyed by sample, a leaked decoder buffer)
-    runs out of memory on the 86,524-image NIH epoch long before this bench would see it
-    in speed; the last point against the first shows it.
-    """
+def _loader(dataset, collate, workers, batch):
+    """mmengine's training DataLoader (DefaultSampler, shuffled, seed 0) over ``dataset``."""
     from mmengine.runner import Runner
 
-    loader = Runner.build_dataloader(
+    return Runner.build_dataloader(
         dict(
             batch_size=batch,
             num_workers=workers,
@@ -164,6 +159,16 @@ def worker_rss_over_epoch(dataset, collate, workers, batch, samples=5):
         ),
         seed=0,
     )
+
+
+def worker_rss_over_epoch(dataset, collate, workers, batch, samples=5):
+    """Each loader worker's RSS (MiB) at ``samples`` points of one whole epoch.
+
+    A worker that grows over an epoch (a cache keyed by sample, a leaked decoder buffer)
+    runs out of memory on the 86,524-image NIH epoch long before this bench would see it
+    in speed; the last point against the first shows it.
+    """
+    loader = _loader(dataset, collate, workers, batch)
     it = iter(loader)
     n = len(loader)
     marks = {max(1, round(n * k / (samples - 1))) for k in range(samples)}
@@ -182,19 +187,7 @@ def rate_per_worker(dataset, collate, workers, batch, warmup, batches):
     The second figure is what a worker reaches on a core of its own: it does not drop
     when other jobs share the machine's cores.
     """
-    from mmengine.runner import Runner
-
-    loader = Runner.build_dataloader(
-        dict(
-            batch_size=batch,
-            num_workers=workers,
-            persistent_workers=False,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=collate,
-            dataset=dataset,
-        ),
-        seed=0,
-    )
+    loader = _loader(dataset, collate, workers, batch)
     it = iter(loader)
     # Warm-up: every worker has delivered ``warmup`` batches (started, caches filled).
     for _ in range(warmup * max(workers, 1)):
