@@ -432,3 +432,25 @@ def small_vindr_setup(root, num_images: int = 5, seed: int = 0):
         ckpt,
     )
     return cfg_path, ckpt, data_root
+
+
+def synthetic_cam_input(detector, seed: int):
+    """A synthetic radiograph (:func:`synthetic_cxr`) preprocessed for ``detector``."""
+    from mmdet.structures import DetDataSample
+
+    from cxr_mm.cam.inputs import preprocess
+
+    img, _, _ = synthetic_cxr(seed)
+    packed = dict(
+        inputs=torch.from_numpy(np.repeat(img[None], 3, axis=0)),
+        data_samples=DetDataSample(
+            metainfo=dict(
+                img_id=0,
+                img_path='synthetic.png',
+                ori_shape=img.shape,
+                img_shape=img.shape,
+                scale_factor=(1.0, 1.0),
+            )
+        ),
+    )
+    return preprocess(detector, packed)

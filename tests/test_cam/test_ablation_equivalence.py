@@ -9,32 +9,17 @@ and never recompute the layers before the target.
 import numpy as np
 import pytest
 import torch
-from cxr_testing import synthetic_cxr
-from mmdet.structures import DetDataSample
+from cxr_testing import synthetic_cam_input
 from pytorch_grad_cam import AblationCAM
 from pytorch_grad_cam.ablation_layer import AblationLayer
 from pytorch_grad_cam.utils.model_targets import FasterRCNNBoxScoreTarget
 
 from cxr_mm.cam import BatchedAblationCAM, DetCAM, TwoStageDetectorWrapper
-from cxr_mm.cam.inputs import preprocess
 
 
 @pytest.fixture(scope='module')
 def image(detector):
-    img, _, _ = synthetic_cxr(7)
-    packed = dict(
-        inputs=torch.from_numpy(np.repeat(img[None], 3, axis=0)),
-        data_samples=DetDataSample(
-            metainfo=dict(
-                img_id=0,
-                img_path='synthetic.png',
-                ori_shape=img.shape,
-                img_shape=img.shape,
-                scale_factor=(1.0, 1.0),
-            )
-        ),
-    )
-    return preprocess(detector, packed)
+    return synthetic_cam_input(detector, seed=7)
 
 
 def _count_forwards(module, method='forward'):

@@ -2,31 +2,15 @@
 
 import numpy as np
 import pytest
-import torch
-from cxr_testing import synthetic_cxr
-from mmdet.structures import DetDataSample
+from cxr_testing import synthetic_cam_input
 
 from cxr_mm.cam import CAM_METHODS, DetCAM
-from cxr_mm.cam.inputs import preprocess
 from cxr_mm.cam.methods import BaseCAMMethod, register_cam_method
 
 
 @pytest.fixture(scope='module')
 def image(detector):
-    img, _, _ = synthetic_cxr(3)
-    packed = dict(
-        inputs=torch.from_numpy(np.repeat(img[None], 3, axis=0)),
-        data_samples=DetDataSample(
-            metainfo=dict(
-                img_id=0,
-                img_path='synthetic.png',
-                ori_shape=img.shape,
-                img_shape=img.shape,
-                scale_factor=(1.0, 1.0),
-            )
-        ),
-    )
-    return preprocess(detector, packed)
+    return synthetic_cam_input(detector, seed=3)
 
 
 def _modes(model):
