@@ -136,18 +136,25 @@ def _small_stage2_config(tmp_path, vindr_root: str) -> str:
     return path
 
 
-@pytest.mark.slow
-def test_stage2_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, demo_root):
-    config = _small_stage2_config(tmp_path, osp.join(demo_root, 'vindr') + '/')
+def _reference_and_killed_run(config, tmp_path):
+    """Start an uninterrupted run and a victim side by side; SIGKILL the victim once
+    ``iter_4.pth`` is recorded and a later iteration is logged. Returns the two work
+    dirs, the shared train.py arguments, the reference process and the victim's log."""
     full, killed = str(tmp_path / 'full'), str(tmp_path / 'killed')
     args = ['--cfg-options', *DETERMINISTIC]
     full_proc = _start([config, '--work-dir', full, *args], str(tmp_path / 'full.log'))
     kill_proc = _start([config, '--work-dir', killed, *args], str(tmp_path / 'killed.log'))
-
     log = _kill_mid_epoch(kill_proc, str(tmp_path / 'killed.log'), killed, ckpt_iter=4)
-    assert 'Epoch(train) [1][5/6]' in log and 'Epoch(train) [1][6/6]' not in log
     with open(osp.join(killed, 'last_checkpoint')) as f:
         assert osp.basename(f.read().strip()) == 'iter_4.pth'
+    return full, killed, args, full_proc, log
+
+
+@pytest.mark.slow
+def test_stage2_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, demo_root):
+    config = _small_stage2_config(tmp_path, osp.join(demo_root, 'vindr') + '/')
+    full, killed, args, full_proc, log = _reference_and_killed_run(config, tmp_path)
+    assert 'Epoch(train) [1][5/6]' in log and 'Epoch(train) [1][6/6]' not in log
 
     resumed = _finish(
         _start([config, '--work-dir', killed, '--resume', *args], str(tmp_path / 'resumed.log')),
@@ -185,13 +192,7 @@ def _small_stage1_config(tmp_path, nih_root: str) -> str:
 @pytest.mark.slow
 def test_stage1_killed_mid_run_continues_its_schedule(tmp_path, demo_root):
     config = _small_stage1_config(tmp_path, osp.join(demo_root, 'nih') + '/')
-    full, killed = str(tmp_path / 'full'), str(tmp_path / 'killed')
-    args = ['--cfg-options', *DETERMINISTIC]
-    full_proc = _start([config, '--work-dir', full, *args], str(tmp_path / 'full.log'))
-    kill_proc = _start([config, '--work-dir', killed, *args], str(tmp_path / 'killed.log'))
-    _kill_mid_epoch(kill_proc, str(tmp_path / 'killed.log'), killed, ckpt_iter=4)
-    with open(osp.join(killed, 'last_checkpoint')) as f:
-        assert osp.basename(f.read().strip()) == 'iter_4.pth'
+    full, killed, args, full_proc, _ = _reference_and_killed_run(config, tmp_path)
 
     resumed = _finish(
         _start([config, '--work-dir', killed, '--resume', *args], str(tmp_path / 'resumed.log')),
